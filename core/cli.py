@@ -1,0 +1,147 @@
+"""The `federa` command: db upgrade, demo-data, serve, worker, create-admin (+ plugin commands)."""
+from __future__ import annotations
+
+import getpass
+import os
+import signal
+import sys
+import threading
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+
+def _create_app(*args, **kwargs) -> Flask:
+    from core.app import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False, add_version_option=False)
+def main() -> None:
+    """Federa platform administration."""
+
+
+def register_plugin_cli(app: Flask, registry) -> None:
+    for owner, command in registry.collect("register_cli"):
+        app.cli.add_command(command)
+
+
+@main.group()
+def db() -> None:
+    """Database migrations."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="heads", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply all migrations (core and every loaded plugin)."""
+    from core.migrations import upgrade
+
+    upgrade(current_app._get_current_object(), revision)
+    click.echo("database is up to date")
+
+
+@db.command("check")
+def db_check() -> None:
+    """Fail if the models and the migrations disagree."""
+    from core.migrations import check
+
+    check(current_app._get_current_object())
+    click.echo("models and migrations agree")
+
+
+@db.command("revision")
+@click.option("-m", "--message", required=True)
+@click.option("--branch", default="core", show_default=True, help="core or a plugin name")
+@click.option("--autogenerate/--empty", default=True)
+def db_revision(message: str, branch: str, autogenerate: bool) -> None:
+    """Write a new migration for core or a plugin (developers)."""
+    from alembic import command
+
+    from core.migrations import alembic_config
+
+    app = current_app._get_current_object()
+    cfg = alembic_config(app)
+    plugin = app.extensions["federa"].plugins[branch]
+    kwargs = {}
+    if branch != "core":
+        kwargs["version_path"] = str(plugin.migrations_dir)
+    command.revision(cfg, message=message, autogenerate=autogenerate, head=f"{branch}@head", **kwargs)
+
+
+@main.command("demo-data")
+@with_appcontext
+def demo_data() -> None:
+    """Load the demo federation, clubs, people and logins (idempotent)."""
+    from core.demo import load_demo_data
+
+    summary = load_demo_data()
+    click.echo(summary)
+
+
+@main.command("create-admin")
+@click.option("--email", required=True)
+@click.option("--first-name", default="Platform")
+@click.option("--last-name", default="Admin")
+@click.option("--password", default=None, help="prompted when omitted")
+@with_appcontext
+def create_admin(email: str, first_name: str, last_name: str, password: str | None) -> None:
+    """Create (or promote) a platform admin."""
+    from core.services.users import create_platform_admin
+
+    if password is None:
+        password = getpass.getpass("Password: ")
+    user = create_platform_admin(email=email, password=password, first_name=first_name, last_name=last_name)
+    click.echo(f"platform admin {user.email} ready")
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+def serve(host: str, port: int, threads: int) -> None:
+    """Serve the platform (with in-process jobs unless FEDERA_REDIS_URL is set)."""
+    from werkzeug.serving import run_simple
+
+    app = current_app._get_current_object()
+    runner = app.extensions["federa"].jobs
+    stop = threading.Event()
+    if runner.inprocess:
+        runner.start_inprocess_worker()
+        threading.Thread(target=runner.run_scheduler, args=(stop,), daemon=True, name="federa-scheduler").start()
+    click.echo(f"Federa on http://{host}:{port}/ (jobs: {runner.broker_name})")
+    try:
+        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+    finally:
+        stop.set()
+        runner.stop()
+
+
+@main.command("worker")
+@click.option("--threads", default=4, show_default=True, type=int)
+@click.option("--no-scheduler", is_flag=True, help="do not enqueue periodic jobs from this worker")
+def worker(threads: int, no_scheduler: bool) -> None:
+    """Run background jobs from Redis (needs FEDERA_REDIS_URL)."""
+    import dramatiq
+
+    app = current_app._get_current_object()
+    runner = app.extensions["federa"].jobs
+    if runner.inprocess:
+        raise click.ClickException("federa worker needs FEDERA_REDIS_URL; without it jobs run inside `federa serve`")
+    stop = threading.Event()
+    worker = dramatiq.Worker(runner.broker, worker_threads=threads)
+    worker.start()
+    if not no_scheduler:
+        threading.Thread(target=runner.run_scheduler, args=(stop,), daemon=True).start()
+    click.echo(f"worker running ({threads} threads, {len(runner.actors)} actors)")
+
+    def _stop(*_):
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    stop.wait()
+    worker.stop()
+    click.echo("worker stopped")

@@ -1,0 +1,149 @@
+"""Database: the declarative Base, column aliases, and organisation scoping of queries.
+
+One `MetaData` with a naming convention so migrations get stable constraint names.
+Tables of plugins are prefixed with the plugin name (checked at start-up, see
+`core.plugins.check_model_prefixes`); core tables are unprefixed.
+
+Organisation-scoped models inherit `OrgScoped`. While a scope is set on the session
+(`scoped_to(session, org)`, or `set_scope` by the route gate), every ORM SELECT of such a
+model is filtered to that organisation's subtree through `with_loader_criteria` (listener in
+`core.models`); `unscoped(session)` or the execution option `federa_unscoped` is the explicit
+escape for federation-wide and platform-admin work.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Iterator
+
+import sqlalchemy as sa
+from flask import Flask, current_app
+from flask.globals import app_ctx
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, scoped_session, sessionmaker
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores naive values)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use timezone-aware UTC")
+        return value.astimezone(dt.timezone.utc)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {
+        dt.datetime: UTCDateTime(),
+        Decimal: sa.Numeric(12, 2),
+        dict: sa.JSON(),
+        list: sa.JSON(),
+    }
+
+
+class Database:
+    """The app's engine and a session per application context (what Flask-SQLAlchemy does, minus the rest).
+
+    Engines are per app, in `app.extensions["federa_engine"]`, so tests can build many apps."""
+
+    metadata = Base.metadata
+
+    def __init__(self) -> None:
+        self._factory = sessionmaker(expire_on_commit=False)
+        self.session = scoped_session(self._new_session, scopefunc=self._scope)
+
+    @staticmethod
+    def _scope() -> int:
+        return id(app_ctx._get_current_object())
+
+    def _new_session(self) -> Session:
+        return self._factory(bind=self.engine)
+
+    def init_app(self, app: Flask) -> None:
+        options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+        app.extensions["federa_engine"] = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"], **options)
+        app.teardown_appcontext(lambda exc: self.session.remove())
+
+    @property
+    def engine(self) -> sa.Engine:
+        return current_app.extensions["federa_engine"]
+
+    def create_all(self) -> None:
+        self.metadata.create_all(self.engine)
+
+
+db = Database()
+
+intpk = Annotated[int, mapped_column(primary_key=True)]
+created_at = Annotated[dt.datetime, mapped_column(UTCDateTime(), default=utcnow, nullable=False)]
+updated_at = Annotated[dt.datetime, mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow, nullable=False)]
+org_fk = Annotated[int, mapped_column(sa.ForeignKey("organisation.id", ondelete="CASCADE"), index=True)]
+person_fk = Annotated[int, mapped_column(sa.ForeignKey("person.id", ondelete="CASCADE"), index=True)]
+str100 = Annotated[str, mapped_column(sa.String(100))]
+str255 = Annotated[str, mapped_column(sa.String(255))]
+
+
+class OrgScoped:
+    """Mixin for models owned by one organisation; queries are filtered by the session's scope."""
+
+    org_id: Mapped[org_fk]
+
+
+_SCOPE_KEY = "federa_org_scope"
+
+
+def current_scope(session: Session) -> str | None:
+    """The path prefix ("/1/4/") queries are limited to, or None when unscoped."""
+    return session.info.get(_SCOPE_KEY)
+
+
+def set_scope(session: Session, org) -> None:
+    """Limit `OrgScoped` queries to `org`'s subtree for the rest of the session (None lifts it)."""
+    session.info[_SCOPE_KEY] = org.path if org is not None else None
+
+
+@contextlib.contextmanager
+def scoped_to(session: Session, org) -> Iterator[None]:
+    """Limit `OrgScoped` queries to `org`'s subtree for the duration of the block."""
+    previous = session.info.get(_SCOPE_KEY)
+    set_scope(session, org)
+    try:
+        yield
+    finally:
+        session.info[_SCOPE_KEY] = previous
+
+
+@contextlib.contextmanager
+def unscoped(session: Session) -> Iterator[None]:
+    """Explicit escape from the organisation scope (federation-wide or platform-admin work)."""
+    previous = session.info.get(_SCOPE_KEY)
+    session.info[_SCOPE_KEY] = None
+    try:
+        yield
+    finally:
+        session.info[_SCOPE_KEY] = previous

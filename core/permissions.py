@@ -1,0 +1,80 @@
+"""Permissions are declared as data by core and plugins; roles are sets of them.
+
+Built-in roles get their permissions from `Permission.default_roles`, so a new plugin's
+permissions reach the built-in roles without a data migration. Custom roles store names.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+PLATFORM_ADMIN = "platform_admin"
+FEDERATION_SECRETARIAT = "federation_secretariat"
+CLUB_CONTACT = "club_contact"
+CLUB_ADMIN = "club_admin"
+MEMBER = "member"
+
+BUILTIN_ROLES = (PLATFORM_ADMIN, FEDERATION_SECRETARIAT, CLUB_CONTACT, CLUB_ADMIN, MEMBER)
+# Roles that count towards a club's admin limit (one contact person plus at most N admins).
+ADMIN_ROLES = (CLUB_CONTACT, CLUB_ADMIN)
+
+ADMINS = (FEDERATION_SECRETARIAT, CLUB_CONTACT, CLUB_ADMIN)
+
+
+@dataclass(frozen=True)
+class Permission:
+    name: str  # "<module>.<object>.<read|write>" or "<module>.<read|write>"
+    label: str
+    description: str = ""
+    default_roles: tuple[str, ...] = ADMINS
+
+    @property
+    def module(self) -> str:
+        return self.name.split(".", 1)[0]
+
+    @property
+    def level(self) -> str:
+        """"read" or "write" (anything not ending in .read counts as write)."""
+        return "read" if self.name.endswith(".read") else "write"
+
+
+class PermissionRegistry:
+    def __init__(self) -> None:
+        self._by_name: dict[str, Permission] = {}
+
+    def add(self, permission: Permission, owner: str) -> None:
+        if permission.name in self._by_name:
+            raise RuntimeError(f"duplicate permission {permission.name!r} (declared again by {owner})")
+        self._by_name[permission.name] = permission
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._by_name
+
+    def __iter__(self):
+        return iter(sorted(self._by_name.values(), key=lambda p: p.name))
+
+    def get(self, name: str) -> Permission | None:
+        return self._by_name.get(name)
+
+    def for_builtin_role(self, role_key: str) -> frozenset[str]:
+        return frozenset(p.name for p in self._by_name.values() if role_key in p.default_roles)
+
+    def modules(self) -> list[str]:
+        return sorted({p.module for p in self._by_name.values()})
+
+
+CORE_PERMISSIONS = [
+    Permission("core.organisation.read", "View organisations", default_roles=ADMINS),
+    Permission("core.organisation.write", "Edit organisations and their settings", default_roles=(FEDERATION_SECRETARIAT, CLUB_CONTACT, CLUB_ADMIN)),
+    Permission("core.organisation.create", "Create and move organisations below this one", default_roles=(FEDERATION_SECRETARIAT,)),
+    Permission("core.people.read", "View people", default_roles=ADMINS),
+    Permission("core.people.write", "Create and edit people", default_roles=ADMINS),
+    Permission("core.people.merge", "Merge duplicate people", default_roles=(FEDERATION_SECRETARIAT,)),
+    Permission("core.people.national_number", "See full national register numbers and bank accounts", default_roles=(FEDERATION_SECRETARIAT, CLUB_CONTACT)),
+    Permission("core.custom_fields.write", "Define custom fields", default_roles=(FEDERATION_SECRETARIAT, CLUB_CONTACT, CLUB_ADMIN)),
+    Permission("core.roles.read", "View roles and who holds them", default_roles=ADMINS),
+    Permission("core.roles.write", "Manage roles and assignments", default_roles=(FEDERATION_SECRETARIAT, CLUB_CONTACT)),
+    Permission("core.modules.read", "View enabled modules and subscriptions", default_roles=ADMINS),
+    Permission("core.modules.write", "Manage packages, subscriptions and module overrides", default_roles=(FEDERATION_SECRETARIAT,)),
+    Permission("core.audit.read", "Read the audit log", default_roles=(FEDERATION_SECRETARIAT, CLUB_CONTACT)),
+    Permission("core.jobs.read", "Follow background jobs", default_roles=ADMINS),
+]

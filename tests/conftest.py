@@ -1,0 +1,125 @@
+"""Shared fixtures. The suite runs on SQLite by default and on PostgreSQL when
+FEDERA_TEST_DATABASE_URL is set (e.g. postgresql://postgres@127.0.0.1:5432/federa_test)."""
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from core.app import create_app
+from core.db import db
+from core.reference_data import ensure_reference_data
+from tests.factories import Factory
+
+# Tables kept between tests (reference data); everything else is emptied.
+KEEP = {"organisation_kind", "alembic_version"}
+
+
+def _database_url(tmp_path_factory) -> str:
+    url = os.environ.get("FEDERA_TEST_DATABASE_URL")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    if not url:
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite'}"
+    # One PostgreSQL database per xdist worker.
+    base, _, name = url.rpartition("/")
+    name = f"{name}_{worker}"
+    admin = sa.create_engine(f"{base}/postgres".replace("postgresql://", "postgresql+psycopg://", 1),
+                             isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return f"{base}/{name}"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    return _database_url(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def make_app(database_url, tmp_path_factory):
+    """Build an app on the test database; extra plugins and config per call."""
+    created = []
+
+    def _make(plugins=(), **config):
+        settings = {
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "DATA_DIR": tmp_path_factory.mktemp("data"),
+            "SECRET_KEY": "test-secret",
+            "TESTING": True,
+            "REDIS_URL": None,
+            "PLUGINS": config.pop("PLUGINS", None),
+        }
+        settings.update(config)
+        app = create_app(settings, plugins=plugins)
+        with app.app_context():
+            db.create_all()
+            ensure_reference_data(db.session)
+            db.session.commit()
+        created.append(app)
+        return app
+
+    yield _make
+    for app in created:
+        app.extensions["federa"].jobs.stop()
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def app(make_app):
+    return make_app()
+
+
+def _clean(app) -> None:
+    with app.app_context():
+        db.session.remove()
+        engine = db.engine
+        tables = [t for t in reversed(db.metadata.sorted_tables) if t.name not in KEEP]
+        with engine.begin() as conn:
+            existing = set(sa.inspect(conn).get_table_names())
+            tables = [t for t in tables if t.name in existing]
+            if engine.dialect.name == "postgresql":
+                conn.execute(sa.text("TRUNCATE " + ", ".join(f'"{t.name}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+            else:
+                for table in tables:
+                    conn.execute(table.delete())
+        ensure_reference_data(db.session)
+        db.session.commit()
+
+
+@pytest.fixture
+def ctx(app):
+    """An app context on a clean database."""
+    _clean(app)
+    with app.app_context():
+        yield app
+        db.session.remove()
+
+
+@pytest.fixture
+def make(ctx) -> Factory:
+    return Factory(db.session)
+
+
+@pytest.fixture
+def client(ctx):
+    return ctx.test_client()
+
+
+CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"')
+
+
+def csrf_token(client, path: str = "/login") -> str:
+    page = client.get(path)
+    match = CSRF_RE.search(page.get_data(as_text=True))
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def web_login(client, email: str, password: str = "secret-pass"):
+    token = csrf_token(client)
+    return client.post("/login", data={"email": email, "password": password, "csrf_token": token})
