@@ -78,6 +78,6 @@ def error(status: int, message: str, **fields) -> None:
 
 def blueprints() -> list:
     """Core's API blueprints (registered through the core plugin's `register_blueprints`)."""
-    from core.api import auth_api
+    from core.api import auth_api, jobs_api, modules_api, orgs_api, people_api, roles_api
 
-    return [auth_api.blp]
+    return [auth_api.blp, orgs_api.blp, modules_api.blp, people_api.blp, roles_api.blp, jobs_api.blp]

@@ -30,4 +30,6 @@ class ProfileSection:
     plugin: str = "core"
 
 
-from core.web import views  # noqa: E402,F401  (registers the routes)
+# Importing the view modules registers their routes on `web`.
+from core.web import (  # noqa: E402,F401
+    auth_views, jobs_views, modules_views, orgs_views, people_views, roles_views, views)

@@ -1,0 +1,4 @@
+"""Admin pages: roles. (being written)"""
+from __future__ import annotations
+
+from core.web import web
