@@ -82,7 +82,7 @@ def create_app(config: dict | None = None, plugins=()) -> Flask:
     for owner, blueprint in registry.collect("register_mobile_routes", app=app):
         _register_blueprint(app, state, owner, blueprint)
 
-    from core import jobs
+    from core import audit, jobs  # noqa: F401  (audit registers its flush listener)
 
     state.jobs = jobs.JobRunner(app, registry)
 
