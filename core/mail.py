@@ -14,6 +14,8 @@ from pathlib import Path
 from flask import current_app, render_template
 from jinja2 import TemplateNotFound
 
+from core.db import utcnow
+
 FALLBACK_LANGUAGES = ("nl", "en")
 
 
@@ -62,7 +64,7 @@ def send_message(message: EmailMessage) -> None:
                 smtp.login(config["SMTP_USER"], config["SMTP_PASSWORD"] or "")
             smtp.send_message(message)
         return
-    name = f"{formatdate(usegmt=True)[5:25].replace(' ', '-').replace(':', '')}-{uuid.uuid4().hex[:8]}.eml"
+    name = f"{utcnow().strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:8]}.eml"  # sorts by time
     (outbox_dir() / name).write_bytes(bytes(message))
 
 

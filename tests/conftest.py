@@ -56,6 +56,9 @@ def make_app(database_url, tmp_path_factory):
         settings.update(config)
         app = create_app(settings, plugins=plugins)
         with app.app_context():
+            if db.engine.dialect.name == "postgresql":
+                with db.engine.begin() as conn:
+                    conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
             db.create_all()
             ensure_reference_data(db.session)
             db.session.commit()
