@@ -75,7 +75,6 @@ def create_app(config: dict | None = None, plugins=()) -> Flask:
     app.extensions["federa"] = state
 
     Babel(app, locale_selector=select_locale, timezone_selector=lambda: "Europe/Brussels")
-    csrf.init_app(app)
 
     for owner, blueprint in registry.collect("register_blueprints", app=app):
         _register_blueprint(app, state, owner, blueprint)
@@ -86,13 +85,15 @@ def create_app(config: dict | None = None, plugins=()) -> Flask:
 
     state.jobs = jobs.JobRunner(app, registry)
 
-    check_model_prefixes(registry, db.metadata)
+    check_model_prefixes(registry)
     from core.gates import check_plugin_endpoints, route_gate
     from core.auth import identify
 
     check_plugin_endpoints(app)
     app.before_request(identify)
     app.before_request(route_gate)
+    # After the gate: a foreign organisation answers 404 before any CSRF or form handling.
+    csrf.init_app(app)
     _register_error_handlers(app)
     _register_template_globals(app)
 
@@ -145,6 +146,8 @@ def _register_error_handlers(app: Flask) -> None:
             data = getattr(exc, "data", None) or {}
             if "errors" in data:
                 body["errors"] = data["errors"]
+            elif "messages" in data:  # webargs validation errors (422 with field details)
+                body["errors"] = data["messages"]
             if data.get("message"):
                 body["message"] = data["message"]
             for key, value in data.items():

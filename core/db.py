@@ -111,7 +111,8 @@ str255 = Annotated[str, mapped_column(sa.String(255))]
 class OrgScoped:
     """Mixin for models owned by one organisation; queries are filtered by the session's scope."""
 
-    org_id: Mapped[org_fk]
+    # A real attribute (not only an annotation) so `with_loader_criteria(OrgScoped, ...)` can use it.
+    org_id: Mapped[int] = mapped_column(sa.ForeignKey("organisation.id", ondelete="CASCADE"), index=True)
 
 
 _SCOPE_KEY = "federa_org_scope"

@@ -13,6 +13,8 @@ from __future__ import annotations
 from typing import Callable
 
 from flask import Flask, abort, current_app, g, request
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import NotFound
 
 from core.db import db, set_scope
@@ -66,13 +68,24 @@ def federa(app: Flask | None = None):
 
 
 def enabled_modules(org: Organisation) -> frozenset[str]:
-    """The plugins enabled for `org`, computed once per request."""
+    """The plugins enabled for `org`, computed once per transaction of the current session
+    (so once per request in practice, and fresh again after a commit that may have changed them)."""
     from core.modules import compute_enabled
 
-    cache = g.setdefault("_enabled_modules", {})
+    session = db.session()
+    cache = session.info.setdefault(_ENABLED_CACHE, {})
     if org.id not in cache:
-        cache[org.id] = compute_enabled(db.session, federa().plugins, org)
+        cache[org.id] = compute_enabled(session, federa().plugins, org)
     return cache[org.id]
+
+
+_ENABLED_CACHE = "federa_enabled_modules"
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _forget_enabled_modules(session: Session) -> None:
+    session.info.pop(_ENABLED_CACHE, None)
 
 
 def is_enabled(org: Organisation, plugin: str) -> bool:

@@ -181,16 +181,22 @@ def build_registry(config: dict, extra_plugins=()) -> PluginRegistry:
     return PluginRegistry(instances)
 
 
-def check_model_prefixes(registry: PluginRegistry, metadata) -> None:
+def check_model_prefixes(registry: PluginRegistry, mappers=None) -> None:
     """Every table a plugin's models define must start with `<plugin>_` (Indico checks the same at load)."""
-    from core.db import Base
+    if mappers is None:
+        from core.db import Base
 
-    for mapper in Base.registry.mappers:
+        mappers = Base.registry.mappers
+    owners = [p for p in registry.plugins.values() if p.name != CORE]
+    for mapper in mappers:
         module = mapper.class_.__module__
-        for plugin in registry.plugins.values():
-            if plugin.name == CORE or not module.startswith(plugin.package + "."):
-                continue
-            for table in mapper.tables:
-                if not table.name.startswith(plugin.name + "_"):
-                    raise PluginError(f"table {table.name!r} of plugin {plugin.name!r} must be prefixed "
-                                      f"with {plugin.name + '_'!r}")
+        matching = [p for p in owners if module.startswith(p.package + ".")]
+        if not matching:
+            continue
+        # The innermost package owns the model; plugins sharing a package may use any of their prefixes.
+        longest = max(len(p.package) for p in matching)
+        prefixes = sorted(p.name + "_" for p in matching if len(p.package) == longest)
+        for table in mapper.tables:
+            if not table.name.startswith(tuple(prefixes)):
+                raise PluginError(f"table {table.name!r} of plugin {prefixes[0][:-1]!r} must be prefixed "
+                                  f"with {' or '.join(map(repr, prefixes))}")

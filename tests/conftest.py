@@ -2,11 +2,14 @@
 FEDERA_TEST_DATABASE_URL is set (e.g. postgresql://postgres@127.0.0.1:5432/federa_test)."""
 from __future__ import annotations
 
+import contextvars
 import os
 import re
 
 import pytest
 import sqlalchemy as sa
+from flask import has_app_context
+from flask.testing import FlaskClient
 
 from core.app import create_app
 from core.db import db
@@ -15,6 +18,20 @@ from tests.factories import Factory
 
 # Tables kept between tests (reference data); everything else is emptied.
 KEEP = {"organisation_kind", "alembic_version"}
+
+
+class IsolatedClient(FlaskClient):
+    """Runs every request in a fresh application context, as a real server does.
+
+    Flask would otherwise reuse the test's app context, sharing `g` and the database session
+    between the test and its requests and hiding bugs. After each request the test's own session
+    is expired so it reads what the request wrote."""
+
+    def open(self, *args, **kwargs):
+        response = contextvars.Context().run(super().open, *args, **kwargs)
+        if has_app_context():
+            db.session.expire_all()
+        return response
 
 
 def _database_url(tmp_path_factory) -> str:
@@ -55,6 +72,7 @@ def make_app(database_url, tmp_path_factory):
         }
         settings.update(config)
         app = create_app(settings, plugins=plugins)
+        app.test_client_class = IsolatedClient
         with app.app_context():
             if db.engine.dialect.name == "postgresql":
                 with db.engine.begin() as conn:
@@ -82,14 +100,19 @@ def _clean(app) -> None:
         db.session.remove()
         engine = db.engine
         tables = [t for t in reversed(db.metadata.sorted_tables) if t.name not in KEEP]
-        with engine.begin() as conn:
+        with engine.connect() as conn:
             existing = set(sa.inspect(conn).get_table_names())
             tables = [t for t in tables if t.name in existing]
             if engine.dialect.name == "postgresql":
                 conn.execute(sa.text("TRUNCATE " + ", ".join(f'"{t.name}"' for t in tables) + " RESTART IDENTITY CASCADE"))
             else:
+                conn.rollback()
+                conn.exec_driver_sql("PRAGMA foreign_keys=OFF")  # self-references (organisation.parent_id)
                 for table in tables:
                     conn.execute(table.delete())
+                conn.commit()
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+            conn.commit()
         ensure_reference_data(db.session)
         db.session.commit()
 
@@ -126,3 +149,32 @@ def csrf_token(client, path: str = "/login") -> str:
 def web_login(client, email: str, password: str = "secret-pass"):
     token = csrf_token(client)
     return client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+
+
+@pytest.fixture(scope="session")
+def sample_app(make_app):
+    """An app with the sample test plugins (tests/sample_plugin) loaded."""
+    from tests.sample_plugin.plugin import SampleExtraPlugin, SamplePlugin
+
+    return make_app(plugins=[SamplePlugin, SampleExtraPlugin])
+
+
+@pytest.fixture
+def sample_ctx(sample_app):
+    _clean(sample_app)
+    plugin = sample_app.extensions["federa"].plugins["sample"]
+    plugin.events.clear()
+    plugin.erased.clear()
+    with sample_app.app_context():
+        yield sample_app
+        db.session.remove()
+
+
+@pytest.fixture
+def sample_make(sample_ctx) -> Factory:
+    return Factory(db.session)
+
+
+@pytest.fixture
+def sample_client(sample_ctx):
+    return sample_ctx.test_client()
