@@ -10,9 +10,32 @@ app = config.attributes["app"]
 target_metadata = db.metadata
 
 
+def _owned_tables() -> set[str]:
+    """Tables of core and of the loaded plugins (other models may be imported, e.g. by tests)."""
+    packages = ["core"] + [p.package for p in app.extensions["federa"].plugins.plugins.values() if p.name != "core"]
+    owned = set()
+    for mapper in target_metadata_mappers():
+        module = mapper.class_.__module__
+        if any(module == pkg or module.startswith(pkg + ".") for pkg in packages):
+            owned.update(table.name for table in mapper.tables)
+    return owned
+
+
+def target_metadata_mappers():
+    from core.db import Base
+
+    return Base.registry.mappers
+
+
+OWNED = _owned_tables()
+
+
 def include_object(obj, name, type_, reflected, compare_to):
-    # Tables of plugins that are not loaded belong to another deployment; leave them alone.
-    if type_ == "table" and reflected and compare_to is None:
+    if type_ == "table":
+        # Tables of plugins that are not loaded here belong to another deployment: leave them alone.
+        return name in OWNED
+    table = getattr(obj, "table", None)
+    if table is not None and table.name not in OWNED:
         return False
     return True
 
