@@ -1,0 +1,1 @@
+"""Membership: seasons, membership types, memberships of people in clubs."""
