@@ -18,6 +18,7 @@ import datetime as dt
 import random
 import unicodedata
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -30,6 +31,7 @@ from core.permissions import CLUB_ADMIN, CLUB_CONTACT, FEDERATION_SECRETARIAT, M
 from core.reference_data import ensure_reference_data
 from core.services.custom_fields import create_field
 from core.services.organisations import create_organisation
+from core.services.people import search_text_for
 from core.services.users import assign_role, builtin_role, create_user
 
 DEMO_PASSWORD = "demo"
@@ -146,11 +148,6 @@ def national_number(birth: dt.date, serial: int) -> str:
 def _ascii(text: str) -> str:
     folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return "".join(ch for ch in folded.lower() if ch.isalnum() or ch == "-")
-
-
-def search_text(first_name: str, last_name: str, email: str | None, city: str | None) -> str:
-    """The lower-cased "first last email city" the people list searches (see `Person.search_text`)."""
-    return " ".join(part for part in (first_name, last_name, email or "", city or "") if part).lower()
 
 
 # --- the organisation tree ------------------------------------------------------------------------
@@ -276,7 +273,7 @@ def generate_people(count: int, clubs: list[ClubSpec]) -> list[dict]:
             person["emergency_contact_phone"] = _mobile(rng)
         tshirt = rng.choice(TSHIRT_SIZES) if rng.random() < 0.6 else None
         certificate = (REFERENCE_DATE + dt.timedelta(days=rng.randrange(30, 700))) if rng.random() < 0.5 else None
-        person["search_text"] = search_text(first, last, email, town.town)
+        person["search_text"] = search_text_for(SimpleNamespace(**person))
         people.append({"person": person, "club": club, "second_club": second, "tshirt": tshirt,
                        "certificate": certificate})
     return people
@@ -410,11 +407,11 @@ def _ensure_login(session: Session, login: Login, org: Organisation | None, pass
     if number:
         person = session.execute(sa.select(Person).where(Person.national_number == number)).scalar_one_or_none()
     if person is None:
-        city = org.city if org is not None else None
         person = Person(first_name=login.first_name, last_name=login.last_name, birth_date=login.birth_date,
                         gender=login.gender, national_number=number, email=login.email,
-                        postal_code=org.postal_code if org is not None else None, city=city,
-                        search_text=search_text(login.first_name, login.last_name, login.email, city))
+                        postal_code=org.postal_code if org is not None else None,
+                        city=org.city if org is not None else None)
+        person.search_text = search_text_for(person)
         session.add(person)
         session.flush()
     user = create_user(session, person, login.email)

@@ -10,6 +10,7 @@ from stdnum.be import vat as stdnum_vat
 from core import validation
 from core.db import db
 from core.demo import LOGINS, load_demo_data
+from core.services.people import search_text_for
 from core.models import (AuditLog, CustomField, CustomFieldValue, Organisation, Package, Person, PersonOrganisation,
                          RoleAssignment, Subscription, User)
 
@@ -89,7 +90,7 @@ def test_demo_data_loads_the_tree_people_packages_and_fields(ctx):
         assert person.email.endswith(("@example.be", "@demo.federa.be"))
         if person.mobile:
             assert validation.phone(person.mobile) == person.mobile
-        assert person.search_text == person.search_text.lower() and person.last_name.lower() in person.search_text
+        assert person.search_text == search_text_for(person)
     assert len(numbers) == len(persons) - 1
 
 
@@ -110,12 +111,12 @@ def test_the_four_demo_logins_work(ctx):
     load_demo_data(people=PEOPLE)
     client = ctx.test_client()
     assert _token(client, "lid@demo.federa.be", "wrong").status_code == 401
-    me = {}
+    me, headers = {}, {}
     for key, login in LOGINS.items():
         response = _token(client, login.email)
         assert response.status_code == 201, login.email
-        headers = {"Authorization": f"Bearer {response.json['access_token']}"}
-        me[key] = client.get("/api/v1/me", headers=headers).json
+        headers[key] = {"Authorization": f"Bearer {response.json['access_token']}"}
+        me[key] = client.get("/api/v1/me", headers=headers[key]).json
 
     assert me["admin"]["is_platform_admin"] is True
     secretariat = me["secretariat"]["assignments"]
@@ -130,3 +131,14 @@ def test_the_four_demo_logins_work(ctx):
     assert [(a["role"], a["org_id"]) for a in me["member"]["assignments"]] == [("member", contact_club)]
     assert me["member"]["person"]["last_name"] == "Peeters"
     assert not me["member"]["is_platform_admin"] and not me["clubadmin"]["is_platform_admin"]
+
+    # What they see: the secretariat searches the whole federation, the club admin only their clubs.
+    federation = secretariat[0]["org_id"]
+    found = client.get(f"/api/v1/orgs/{federation}/people?q=lotte peeters", headers=headers["secretariat"]).json
+    assert "lid@demo.federa.be" in [p["email"] for p in found["items"]]
+    club_people = client.get(f"/api/v1/orgs/{contact_club}/people?page_size=5", headers=headers["clubadmin"])
+    assert club_people.status_code == 200 and club_people.json["total"] > 3
+    other_club = db.session.scalar(sa.select(Organisation.id).where(
+        Organisation.kind == "club", Organisation.id.not_in([org_id for _, org_id in roles])))
+    assert client.get(f"/api/v1/orgs/{other_club}/people", headers=headers["clubadmin"]).status_code == 404
+    assert client.get(f"/api/v1/orgs/{contact_club}/people", headers=headers["member"]).status_code == 403
