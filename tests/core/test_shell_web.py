@@ -25,7 +25,10 @@ shell_web = Blueprint("shelltest_web", __name__)
 def index(org_id):
     from flask import render_template_string
 
-    return render_template_string('{% extends "core/base.html" %}{% block content %}shelltest page{% endblock %}')
+    # Pages pass common names such as `person` and `orgs`: the shell must not overwrite them.
+    return render_template_string(
+        '{% extends "core/base.html" %}{% block content %}shelltest page [{{ person }}|{{ orgs }}]{% endblock %}',
+        person="the page's person", orgs="the page's orgs")
 
 
 class ShellTestPlugin(Plugin):
@@ -220,7 +223,7 @@ def test_sidebar_marks_the_current_module(client, make, tree):
     make.user("admin@example.org", role="club_admin", org=club_a)
     web_login(client, "admin@example.org")
     html = text(client.get(f"/o/{club_a.id}/shelltest/"))
-    assert "shelltest page" in html
+    assert "shelltest page [the page&#39;s person|the page&#39;s orgs]" in html
     active = re.findall(r'<a href="([^"]+)" aria-current="page">', html)
     assert active == [f"/o/{club_a.id}/shelltest/"]
     active = re.findall(r'<a href="([^"]+)" aria-current="page">', text(client.get(f"/o/{club_a.id}/")))

@@ -6,6 +6,7 @@ import re
 import pytest
 
 from core.db import db
+from core.services.people import search_text_for
 from core.services.users import assign_role, builtin_role
 from tests.e2e.conftest import log_in
 
@@ -19,9 +20,11 @@ def two_clubs(make):
     region = make.region(fed, "Regio Antwerpen")
     club_a = make.club(region, "KV Kontich")
     club_b = make.club(region, "TC Boechout")
-    for first, last in [("Lotte", "Claes"), ("Jonas", "Wouters"), ("Marieke", "Janssens")]:
-        make.person(first, last, org=club_b)
-    make.person("Pieter", "Janssens", org=club_a)  # same surname, other club: must not show up in club B
+    people = [make.person(first, last, org=club_b)
+              for first, last in [("Lotte", "Claes"), ("Jonas", "Wouters"), ("Marieke", "Janssens")]]
+    people.append(make.person("Pieter", "Janssens", org=club_a))  # same surname, other club: not found in club B
+    for person in people:  # the factory skips the people service, which keeps the search text
+        person.search_text = search_text_for(person)
     user = make.user("clubadmin@example.org", role="club_admin", org=club_a)
     assign_role(db.session, user, builtin_role(db.session, "club_admin"), club_b)
     db.session.commit()
@@ -91,3 +94,56 @@ def test_dashboard_layout_on_laptop_and_phone(page, two_clubs):
     page.locator("details.user-menu").get_by_role("link", name="FR").click()
     page.wait_for_url(re.compile(rf"/o/{club_a.id}/$"))
     assert page.locator("html").get_attribute("lang") == "fr"
+
+
+PLAYGROUND = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<link rel="stylesheet" href="/static/core/federa.css"></head><body>
+<div class="progress" data-job-url="/fake-job" data-done-url="/login?finished=1"><div class="progress-bar" style="width:0%"></div></div>
+<form id="bulk" method="get" action="/login">
+  <table class="table"><tr><th><input type="checkbox" data-select-all></th></tr>
+  <tr><td><input type="checkbox" name="ids" value="1"></td></tr>
+  <tr><td><input type="checkbox" name="ids" value="2"></td></tr></table>
+  <button type="submit" name="go" value="1" data-confirm="Really?">Delete</button>
+</form>
+<form><input type="checkbox" name="ids" value="9" id="other"></form>
+<script src="/static/core/federa.js"></script></body></html>"""
+
+
+def test_federa_js_progress_select_all_and_confirm(page, live_server):
+    """federa.js on a page of its own: the job URL is answered by the test (running, then done)."""
+    answers = iter([{"status": "running", "percent": 40, "message": "40 of 100"}])
+
+    def job(route):
+        route.fulfill(json=next(answers, {"status": "done", "percent": 100, "message": "finished"}))
+
+    page.route("**/fake-job", job)
+    page.route("**/playground", lambda route: route.fulfill(body=PLAYGROUND, content_type="text/html"))
+    page.goto("/playground")
+
+    # Select all toggles the boxes of its own form only.
+    page.check("input[data-select-all]")
+    assert page.locator("#bulk input[name=ids]:checked").count() == 2
+    assert not page.is_checked("#other")
+    page.uncheck("#bulk input[name=ids] >> nth=0")
+    assert page.evaluate("document.querySelector('[data-select-all]').indeterminate")
+
+    # data-confirm: dismissing keeps the page, which meanwhile follows the job.
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    page.click("text=Delete")
+    assert "/playground" in page.url
+    # The bar shows 40 %, then the job is done and the page goes to data-done-url.
+    page.wait_for_url(re.compile(r"/login\?finished=1"))
+
+
+def test_federa_js_confirm_accepted_submits(page, live_server):
+    page.route("**/playground", lambda route: route.fulfill(body=PLAYGROUND.replace(
+        'data-job-url="/fake-job"', 'data-job-url="/fake-job" data-reload="false"'), content_type="text/html"))
+    page.route("**/fake-job", lambda route: route.fulfill(json={"status": "running", "percent": 40, "message": "40 of 100"}))
+    page.goto("/playground")
+    page.wait_for_function("document.querySelector('.progress-bar').style.width === '40%'")
+    assert "40 of 100" in page.locator(".progress-label").inner_text()
+    assert page.get_attribute(".progress", "data-status") == "running"
+    page.check("input[data-select-all]")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("text=Delete")
+    page.wait_for_url(re.compile(r"/login\?ids=1&ids=2&go=1"))
