@@ -52,6 +52,19 @@ def select_locale():
     return _select()
 
 
+def _env_plugins() -> list:
+    """`FEDERA_EXTRA_PLUGINS="module:Class,..."`: plugin classes loaded without an entry point (test plugins
+    in subprocesses such as `federa worker`)."""
+    import importlib
+    import os
+
+    found = []
+    for spec in filter(None, (s.strip() for s in os.environ.get("FEDERA_EXTRA_PLUGINS", "").split(","))):
+        module, _, name = spec.partition(":")
+        found.append(getattr(importlib.import_module(module), name))
+    return found
+
+
 def create_app(config: dict | None = None, plugins=()) -> Flask:
     """Build an app. `config` overrides settings; `plugins` adds plugin classes/instances (tests)."""
     app = Flask("federa", instance_relative_config=False)
@@ -60,7 +73,7 @@ def create_app(config: dict | None = None, plugins=()) -> Flask:
     _configure_database(app)
     db.init_app(app)
 
-    registry = build_registry(app.config, plugins)
+    registry = build_registry(app.config, (*plugins, *_env_plugins()))
     permissions = PermissionRegistry()
     for owner, permission in registry.collect("register_permissions"):
         permissions.add(permission, owner)

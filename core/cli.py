@@ -123,7 +123,7 @@ def serve(host: str, port: int, threads: int) -> None:
 @click.option("--threads", default=4, show_default=True, type=int)
 @click.option("--no-scheduler", is_flag=True, help="do not enqueue periodic jobs from this worker")
 def worker(threads: int, no_scheduler: bool) -> None:
-    """Run background jobs from Redis (needs FEDERA_REDIS_URL)."""
+    """Run background jobs from Redis (needs FEDERA_REDIS_URL). Stops gracefully on SIGTERM/SIGINT."""
     import dramatiq
 
     app = current_app._get_current_object()
@@ -131,17 +131,20 @@ def worker(threads: int, no_scheduler: bool) -> None:
     if runner.inprocess:
         raise click.ClickException("federa worker needs FEDERA_REDIS_URL; without it jobs run inside `federa serve`")
     stop = threading.Event()
-    worker = dramatiq.Worker(runner.broker, worker_threads=threads)
-    worker.start()
-    if not no_scheduler:
-        threading.Thread(target=runner.run_scheduler, args=(stop,), daemon=True).start()
-    click.echo(f"worker running ({threads} threads, {len(runner.actors)} actors)")
 
     def _stop(*_):
         stop.set()
 
+    # Before anything starts: a SIGTERM right after start-up must still stop gracefully.
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    runner.broker.emit_after("process_boot")
+    worker = dramatiq.Worker(runner.broker, worker_threads=threads)
+    worker.start()
+    if not no_scheduler:
+        threading.Thread(target=runner.run_scheduler, args=(stop,), daemon=True, name="federa-scheduler").start()
+    click.echo(f"worker running ({threads} threads, {len(runner.actors)} actors, broker {runner.broker_name})")
+    sys.stdout.flush()  # supervisors and tests wait for this line
     stop.wait()
     worker.stop()
     click.echo("worker stopped")
