@@ -48,18 +48,28 @@ class Access:
         ancestors = set(org.ancestor_ids)
         return {key for org_id, _, key in self.assignments if key and org_id in ancestors}
 
-    def permissions_on(self, org: Organisation) -> frozenset[str]:
-        key = ("perms", org.id)
+    def held_permissions(self, org: Organisation) -> frozenset[str]:
+        """Every permission the user's roles give on `org`, whether or not its module is enabled there.
+
+        This is what a user may pass on (grant to others, put in a role): nobody grants more than they hold."""
+        key = ("held", org.id)
         if key not in self._cache:
             ancestors = set(org.ancestor_ids)
             perms: set[str] = set()
             for org_id, role_id, role_key in self.assignments:
                 if role_key == PLATFORM_ADMIN or org_id in ancestors:
                     perms |= self._role_permissions.get(role_id, frozenset())
+            self._cache[key] = frozenset(perms)
+        return self._cache[key]
+
+    def permissions_on(self, org: Organisation) -> frozenset[str]:
+        """The permissions that count on `org`: those held there, limited to the modules enabled for it."""
+        key = ("perms", org.id)
+        if key not in self._cache:
             from core.gates import enabled_modules  # per-request cached
 
             enabled = enabled_modules(org) | {"core"}
-            self._cache[key] = frozenset(p for p in perms if p.split(".", 1)[0] in enabled)
+            self._cache[key] = frozenset(p for p in self.held_permissions(org) if p.split(".", 1)[0] in enabled)
         return self._cache[key]
 
     def has(self, permission: str, org: Organisation) -> bool:
@@ -86,10 +96,8 @@ def load_access(session: Session, user: User | None, registry: PermissionRegistr
             grouped.setdefault(role_id, set()).add(perm)
         role_permissions.update({rid: frozenset(p) for rid, p in grouped.items()})
     for _, role_id, key in assignments:
-        if key == PLATFORM_ADMIN:
-            role_permissions[role_id] = frozenset(p.name for p in registry)
-        elif key is not None:
-            role_permissions[role_id] = registry.for_builtin_role(key)
+        if key is not None:
+            role_permissions[role_id] = registry.for_role_key(key)
     return Access(user=user, assignments=assignments, _role_permissions=role_permissions)
 
 

@@ -43,11 +43,39 @@ def verify_password(user: User, password: str) -> bool:
     return True
 
 
+MIN_PASSWORD_LENGTH = 8
+
+
+class PasswordError(ValueError):
+    """A refused new password; `code` is "too_short", "mismatch" or "wrong_current" (pages translate it)."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+def check_new_password(password: str, confirm: str | None = None) -> None:
+    """The password policy for passwords people choose (reset, invitation, account page)."""
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise PasswordError("too_short", f"password must be at least {MIN_PASSWORD_LENGTH} characters")
+    if confirm is not None and confirm != password:
+        raise PasswordError("mismatch", "the two passwords differ")
+
+
 def set_password(user: User, password: str) -> None:
-    if len(password) < 8 and not current_app.config.get("DEMO_MODE"):
-        raise ValueError("password must be at least 8 characters")
+    """Store a new password and bump `auth_epoch`: other sessions and outstanding reset links stop working."""
+    if len(password) < MIN_PASSWORD_LENGTH and not current_app.config.get("DEMO_MODE"):
+        raise ValueError(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
     user.password_hash = hash_password(password)
     user.auth_epoch = (user.auth_epoch or 0) + 1
+
+
+def change_password(user: User, current: str, new: str, confirm: str) -> None:
+    """The account page: the current password is needed. Raises ValueError with a user-facing message."""
+    if not verify_password(user, current or ""):
+        raise PasswordError("wrong_current", "the current password is wrong")
+    check_new_password(new, confirm)
+    set_password(user, new)
 
 
 # --- login throttling ----------------------------------------------------------------------------
@@ -86,7 +114,11 @@ def authenticate(session: Session, email: str, password: str, ip: str) -> User |
 # --- browser sessions ---------------------------------------------------------------------------
 
 def login_user(user: User) -> None:
+    """Start a fresh session (a new id against fixation) bound to the user's current `auth_epoch`."""
+    lang = session.get("lang")
     session.clear()
+    if lang:
+        session["lang"] = lang
     session["uid"] = user.id
     session["epoch"] = user.auth_epoch
     session.permanent = True
@@ -118,13 +150,29 @@ def revoke_token(session: Session, token: ApiToken) -> None:
 
 
 def user_for_token(session: Session, raw: str) -> tuple[User, ApiToken] | None:
+    """The user of a valid token (known, not revoked, not expired, active user); records its last use."""
+    if not raw.startswith(TOKEN_PREFIX):
+        return None
     token = session.execute(sa.select(ApiToken).where(ApiToken.token_hash == _token_hash(raw))).scalar_one_or_none()
-    if token is None or token.revoked_at is not None or token.expires_at <= utcnow():
+    now = utcnow()
+    if token is None or token.revoked_at is not None or token.expires_at <= now:
         return None
     user = token.user
     if not user.is_active:
         return None
+    # Written at most once a minute, without touching the request's session (no write per API call).
+    if token.last_used_at is None or now - token.last_used_at > dt.timedelta(minutes=1):
+        session.execute(sa.update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now),
+                        execution_options={"synchronize_session": False})
+        session.commit()
     return user, token
+
+
+def tokens_of(session: Session, user: User) -> list[ApiToken]:
+    """A user's tokens, newest first (for the account page)."""
+    return list(session.execute(
+        sa.select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+    ).scalars())
 
 
 # --- password reset links -----------------------------------------------------------------------
@@ -133,19 +181,85 @@ def _reset_serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="federa-password-reset")
 
 
-def make_reset_token(user: User) -> str:
-    # The epoch makes a link single-use: setting the password bumps it.
-    return _reset_serializer().dumps({"uid": user.id, "epoch": user.auth_epoch})
+def invitation_ttl_seconds() -> int:
+    """Invitation links live longer than reset links: people do not always read their mail the same hour."""
+    return int(current_app.config.get("INVITATION_TTL_SECONDS", 7 * 24 * 3600))
+
+
+def make_reset_token(user: User, invitation: bool = False) -> str:
+    # The epoch makes a link single-use: setting the password bumps it. The kind is signed, so a reset link
+    # cannot be passed off as a (longer-lived) invitation.
+    data = {"uid": user.id, "epoch": user.auth_epoch}
+    if invitation:
+        data["inv"] = 1
+    return _reset_serializer().dumps(data)
 
 
 def user_for_reset_token(session: Session, token: str) -> User | None:
+    """The user a reset or invitation link is for, while it is valid and unused."""
+    config = current_app.config
+    invitation_ttl = invitation_ttl_seconds()
     try:
-        data = _reset_serializer().loads(token, max_age=current_app.config["PASSWORD_RESET_TTL_SECONDS"])
+        data, signed_at = _reset_serializer().loads(token, max_age=max(invitation_ttl,
+                                                                        config["PASSWORD_RESET_TTL_SECONDS"]),
+                                                    return_timestamp=True)
     except (SignatureExpired, BadSignature):
+        return None
+    if not isinstance(data, dict):
+        return None
+    ttl = invitation_ttl if data.get("inv") else config["PASSWORD_RESET_TTL_SECONDS"]
+    if utcnow() - signed_at > dt.timedelta(seconds=ttl):
         return None
     user = session.get(User, data.get("uid"))
     if user is None or not user.is_active or user.auth_epoch != data.get("epoch"):
         return None
+    return user
+
+
+def _link(endpoint: str, **values) -> str:
+    """An absolute link for e-mails, from `BASE_URL` (works outside a request too)."""
+    path = current_app.url_map.bind("localhost").build(endpoint, values)
+    return current_app.config["BASE_URL"].rstrip("/") + path
+
+
+def send_password_reset(session: Session, email: str) -> bool:
+    """Mail a reset link when an active account has this address. Says whether one was sent; callers must not
+    tell the visitor (the page is the same either way, so it does not reveal who has an account)."""
+    from core.mail import send_mail
+
+    email = (email or "").strip().lower()
+    user = session.execute(sa.select(User).where(User.email == email)).scalar_one_or_none() if email else None
+    if user is None or not user.is_active:
+        return False
+    minutes = max(1, current_app.config["PASSWORD_RESET_TTL_SECONDS"] // 60)
+    send_mail(user.email, "password_reset", {
+        "user": user, "person": user.person, "minutes": minutes,
+        "link": _link("web.password_reset", token=make_reset_token(user)),
+    }, lang=user.person.preferred_language or "nl")
+    return True
+
+
+def send_invitation(user: User, inviter_name: str | None = None, org_name: str | None = None) -> None:
+    """Mail a new login its set-password link (valid for `INVITATION_TTL_SECONDS`)."""
+    from core.mail import send_mail
+
+    days = max(1, invitation_ttl_seconds() // 86400)
+    send_mail(user.email, "invitation", {
+        "user": user, "person": user.person, "inviter": inviter_name, "org_name": org_name, "days": days,
+        "link": _link("web.password_reset", token=make_reset_token(user, invitation=True)),
+        "login_link": _link("web.login"),
+    }, lang=user.person.preferred_language or "nl")
+
+
+def reset_password(session: Session, token: str, password: str, confirm: str) -> User:
+    """Set a new password from a reset or invitation link. Raises PasswordError or LookupError
+    (link invalid, expired or used already: setting the password bumps the epoch the link carries)."""
+    user = user_for_reset_token(session, token)
+    if user is None:
+        raise LookupError("this link is invalid, expired or was used already")
+    check_new_password(password, confirm)
+    set_password(user, password)
+    session.commit()
     return user
 
 

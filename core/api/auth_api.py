@@ -16,7 +16,7 @@ blp = ApiBlueprint("auth", __name__, url_prefix="/api/v1", description="Authenti
 class TokenRequestSchema(ma.Schema):
     email = ma.fields.Email(required=True)
     password = ma.fields.String(required=True)
-    name = ma.fields.String(load_default="api")
+    name = ma.fields.String(load_default="api", validate=ma.validate.Length(min=1, max=100))
 
 
 class TokenSchema(ma.Schema):
@@ -25,7 +25,7 @@ class TokenSchema(ma.Schema):
     expires_in = ma.fields.Integer()
 
 
-class AssignmentSchema(ma.Schema):
+class MeAssignmentSchema(ma.Schema):
     id = ma.fields.Integer()
     role = ma.fields.Function(lambda a: a.role.key or a.role.name)
     role_name = ma.fields.Function(lambda a: a.role.name)
@@ -45,7 +45,7 @@ class MeSchema(ma.Schema):
     user_id = ma.fields.Integer()
     email = ma.fields.String()
     person = ma.fields.Nested(MePersonSchema)
-    assignments = ma.fields.List(ma.fields.Nested(AssignmentSchema))
+    assignments = ma.fields.List(ma.fields.Nested(MeAssignmentSchema))
     is_platform_admin = ma.fields.Boolean()
 
 
