@@ -38,6 +38,11 @@ def _tree_rows(root: Organisation, orgs: list[Organisation]) -> list[tuple[Organ
     return rows
 
 
+def _grouped(iban: str | None) -> str:
+    """An IBAN as people write it: groups of four."""
+    return " ".join(iban[i:i + 4] for i in range(0, len(iban), 4)) if iban else ""
+
+
 def _may_see_bank_account(org: Organisation) -> bool:
     return current_access().has(SEE_BANK_ACCOUNT, org)
 
@@ -91,7 +96,7 @@ def _detail_context(org: Organisation, settings, setting_errors=None, submitted=
         "parent": org.parent,
         "trail": service.ancestors(db.session, org),
         "kbo": validation.format_kbo(org.kbo_number),
-        "iban": org.iban if show_iban else validation.mask_iban(org.iban),
+        "iban": _grouped(org.iban) if show_iban else validation.mask_iban(org.iban),
         "settings": settings,
         "source_names": source_names,
         "may_edit": access.has("core.organisation.write", org),

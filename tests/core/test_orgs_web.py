@@ -65,7 +65,7 @@ def test_detail_formats_kbo_and_masks_the_bank_account_unless_allowed(client, tr
 
     login(client, "contact@example.org")  # the contact person may see bank accounts
     html = client.get(f"/o/{club.id}/organisation").get_data(as_text=True)
-    assert "BE71096123456769" in html
+    assert "BE71 0961 2345 6769" in html
 
 
 def test_edit_saves_valid_input(client, tree):
