@@ -150,6 +150,26 @@ def _register_blueprint(app: Flask, state: Federa, owner: str, blueprint) -> Non
 
 
 def _register_error_handlers(app: Flask) -> None:
+    from core.services import DomainError
+
+    @app.errorhandler(DomainError)
+    def _domain_error(exc: DomainError):
+        """A refused change: nothing of it is kept; the API answers JSON, pages show the message."""
+        from core.db import db
+
+        db.session.rollback()
+        if request.path.startswith("/api/"):
+            from core.api import domain_error_response
+
+            return domain_error_response(exc)
+        from types import SimpleNamespace
+
+        from flask import render_template
+        from werkzeug.http import HTTP_STATUS_CODES
+
+        error = SimpleNamespace(code=exc.status, name=HTTP_STATUS_CODES.get(exc.status, ""), description=exc.message)
+        return render_template("core/error.html", error=error), exc.status
+
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         if request.path.startswith("/api/"):

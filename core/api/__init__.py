@@ -81,3 +81,22 @@ def blueprints() -> list:
     from core.api import auth_api, jobs_api, modules_api, orgs_api, people_api, roles_api
 
     return [auth_api.blp, orgs_api.blp, modules_api.blp, people_api.blp, roles_api.blp, jobs_api.blp]
+
+
+def domain_error_response(exc):
+    """The JSON answer to a refused change (`core.services.DomainError`): status, message, field errors, details.
+
+    Registered as the app's error handler, so API views can let domain errors propagate."""
+    from flask import jsonify
+    from werkzeug.http import HTTP_STATUS_CODES
+
+    fields = dict(exc.details.get("errors") or {})
+    if exc.field and exc.field not in fields:
+        fields[exc.field] = exc.message
+    body = {"code": exc.status, "status": HTTP_STATUS_CODES.get(exc.status, ""), "message": exc.message}
+    body.update({k: v for k, v in exc.details.items() if k != "errors"})
+    if fields:
+        body["errors"] = {"json": {k: v if isinstance(v, list) else [v] for k, v in fields.items()}}
+    response = jsonify(body)
+    response.status_code = exc.status
+    return response
