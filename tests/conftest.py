@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import os
 import re
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -96,6 +97,9 @@ def app(make_app):
 
 
 def _clean(app) -> None:
+    import shutil
+
+    shutil.rmtree(Path(app.config["DATA_DIR"]) / "outbox", ignore_errors=True)  # mail of earlier tests
     with app.app_context():
         db.session.remove()
         engine = db.engine
