@@ -89,8 +89,11 @@ def test_dashboard_layout_on_laptop_and_phone(page, two_clubs):
     page.keyboard.press("Escape")
     assert toggle.get_attribute("aria-expanded") == "false"
 
-    # The user menu holds the language links on a phone.
+    # The user menu holds the language links on a phone; its links are readable on the white panel.
     page.locator("details.user-menu > summary").click()
+    logout = page.locator("details.user-menu button[type=submit]")
+    assert logout.is_visible()
+    assert logout.evaluate("el => getComputedStyle(el).color") != "rgb(255, 255, 255)"
     page.locator("details.user-menu").get_by_role("link", name="FR").click()
     page.wait_for_url(re.compile(rf"/o/{club_a.id}/$"))
     assert page.locator("html").get_attribute("lang") == "fr"
