@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import getpass
+import importlib
 import os
 import signal
 import sys
 import threading
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
@@ -57,18 +59,42 @@ def db_check() -> None:
 @click.option("--branch", default="core", show_default=True, help="core or a plugin name")
 @click.option("--autogenerate/--empty", default=True)
 def db_revision(message: str, branch: str, autogenerate: bool) -> None:
-    """Write a new migration for core or a plugin (developers)."""
+    """Write a new migration for core or a plugin (developers); autogenerate looks at that branch's tables only."""
     from alembic import command
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
 
-    from core.migrations import alembic_config
+    from core.migrations import HERE, alembic_config
 
     app = current_app._get_current_object()
-    cfg = alembic_config(app)
-    plugin = app.extensions["federa"].plugins[branch]
-    kwargs = {}
-    if branch != "core":
-        kwargs["version_path"] = str(plugin.migrations_dir)
-    command.revision(cfg, message=message, autogenerate=autogenerate, head=f"{branch}@head", **kwargs)
+    registry = app.extensions["federa"].plugins
+    if branch not in registry:
+        raise click.ClickException(f"unknown branch {branch!r}: core or a loaded plugin")
+    plugin = registry[branch]
+    if branch == "core":
+        version_path = HERE / "versions"
+    else:
+        version_path = Path(importlib.import_module(plugin.package).__file__).parent / "migrations" / "versions"
+        version_path.mkdir(parents=True, exist_ok=True)
+    cfg = alembic_config(app)  # after creating the folder, so it is among the version locations
+    cfg.attributes["branch"] = branch
+    script = ScriptDirectory.from_config(cfg)
+    try:
+        script.get_revisions(f"{branch}@head")
+        first = False
+    except CommandError:
+        first = True
+    kwargs = {"version_path": str(version_path)}
+    if first:
+        # A new branch starts at base, labelled with its name, after the branches it needs.
+        kwargs.update(head="base", branch_label=branch)
+        needs = [] if branch == "core" else ["core", *plugin.requires]
+        depends = [script.get_revision(f"{name}@head").revision for name in needs]
+        if depends:
+            kwargs["depends_on"] = depends
+    else:
+        kwargs["head"] = f"{branch}@head"
+    command.revision(cfg, message=message, autogenerate=autogenerate, **kwargs)
 
 
 @main.command("demo-data")

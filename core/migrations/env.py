@@ -11,11 +11,20 @@ target_metadata = db.metadata
 
 
 def _owned_tables() -> set[str]:
-    """Tables of core and of the loaded plugins (other models may be imported, e.g. by tests)."""
-    packages = ["core"] + [p.package for p in app.extensions["federa"].plugins.plugins.values() if p.name != "core"]
+    """Tables of core and of the loaded plugins (other models may be imported, e.g. by tests).
+
+    When writing a revision for one branch (`federa db revision --branch X`), only X's tables."""
+    plugins = app.extensions["federa"].plugins.plugins
+    branch = config.attributes.get("branch")
+    if branch:
+        packages = ["core"] if branch == "core" else [plugins[branch].package]
+    else:
+        packages = ["core"] + [p.package for p in plugins.values() if p.name != "core"]
     owned = set()
     for mapper in target_metadata_mappers():
         module = mapper.class_.__module__
+        if branch == "core" and module.startswith("plugins."):
+            continue
         if any(module == pkg or module.startswith(pkg + ".") for pkg in packages):
             owned.update(table.name for table in mapper.tables)
     return owned
