@@ -61,7 +61,7 @@ def register_notification_types():
 
 @hookspec
 def register_search_fields():
-    """App. Return a list of `core.people.SearchField`: extra person-list filters from this plugin."""
+    """App. Return a list of `core.services.people.SearchField`: extra person-list filters from this plugin."""
 
 
 # --- organisation-scoped: called through the gate --------------------------------------------

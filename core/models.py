@@ -81,6 +81,13 @@ class Person(Base):
     """One record per natural person across all organisations."""
 
     __tablename__ = "person"
+    __table_args__ = (
+        # Free-text search (`search_text ILIKE '%abc%'`) uses trigrams on PostgreSQL.
+        sa.Index("ix_person_search_text_trgm", "search_text", postgresql_using="gin",
+                 postgresql_ops={"search_text": "gin_trgm_ops"}),
+        # The people list's default order; lets a federation-wide first page stop after 50 rows.
+        sa.Index("ix_person_name", "last_name", "first_name", "id"),
+    )
 
     id: Mapped[intpk]
     first_name: Mapped[str100]
