@@ -1,0 +1,485 @@
+"""REST API of the membership module, under `/api/v1/orgs/{org_id}/membership/...`.
+
+Seasons, membership types, the member list (JSON and Excel), memberships (create, change with
+ETags, end in bulk, change type in bulk, transfer), bulk e-mail, the Excel import, saved filters,
+the federation overview with clean-up reminders. Domain rules live in `services`; this stays thin.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from flask import Response, current_app, g, jsonify, request, url_for
+from flask.views import MethodView
+
+from core import audit
+from core.access import current_access
+from core.api import ApiBlueprint, error
+from core.api.people_api import fail
+from core.db import db
+from core.gates import is_enabled, load_org
+from core.jobs import job_runner
+from core.models import Organisation, Person
+from core.services import DomainError, NotFound
+from core.services import people
+from core.validation import mask_iban
+from plugins.membership import exports, imports, services
+from plugins.membership import permissions as perms
+from plugins.membership import schemas as s
+from plugins.membership.models import Membership
+
+blp = ApiBlueprint("membership_api", __name__, url_prefix="/api/v1/orgs/<int:org_id>/membership",
+                   description="Membership: seasons, types, members, bulk actions, import and export")
+
+
+def _call(fn, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except DomainError as exc:
+        fail(exc)
+
+
+def see_identifiers(org: Organisation) -> bool:
+    return current_access().has("core.people.national_number", org)
+
+
+def membership_payload(m: Membership, club_name: str | None = None, type_name: str | None = None,
+                       person: Person | None = None, today: dt.date | None = None) -> dict:
+    person = person or m.person
+    return {
+        "id": m.id, "org_id": m.org_id, "club_name": club_name or m.organisation.name, "person_id": m.person_id,
+        "person": person, "type_id": m.type_id, "type_name": type_name or services.type_of(db.session, m).name, "starts_on": m.starts_on,
+        "ends_on": m.ends_on, "status": services.effective_status(m, today), "end_reason": m.end_reason,
+        "iban": (m.iban if see_identifiers(g.org) else mask_iban(m.iban)) or None,
+        "transferred_from_id": m.transferred_from_id, "updated_at": m.updated_at,
+    }
+
+
+def type_payload(t, org: Organisation) -> dict:
+    return {"id": t.id, "org_id": t.org_id, "name": t.name, "price": t.price, "min_age": t.min_age,
+            "max_age": t.max_age, "sporting": t.sporting, "active": t.active, "inherited": t.org_id != org.id}
+
+
+def season_payload(season, today: dt.date | None = None) -> dict:
+    today = today or dt.date.today()
+    return {"id": season.id, "org_id": season.org_id, "name": season.name, "starts_on": season.starts_on,
+            "ends_on": season.ends_on, "cleanup_deadline": season.cleanup_deadline,
+            "current": season.starts_on <= today <= season.ends_on}
+
+
+def _list_filters() -> dict:
+    """The member-list filters from the query string, as strings (what the services take)."""
+    return {k: v for k, v in request.args.items() if k not in ("page", "page_size")}
+
+
+def _idempotency_key(prefix: str) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    return f"{prefix}:{g.org.id}:{key[:120]}" if key else None
+
+
+def _job_ref(job) -> dict:
+    return {"job_id": job.id, "status": job.status,
+            "url": url_for("web.job", org_id=g.org.id, job_id=job.id)}
+
+
+# --- seasons ---------------------------------------------------------------------------------------------
+
+@blp.route("/seasons")
+class Seasons(MethodView):
+    @blp.requires(perms.READ)
+    @blp.response(200, s.SeasonSchema(many=True))
+    def get(self, org_id):
+        """The seasons of this organisation's federation, newest first."""
+        return [season_payload(x) for x in services.seasons_of(db.session, g.org)]
+
+    @blp.requires(perms.SEASONS_WRITE)
+    @blp.arguments(s.SeasonSchema)
+    @blp.response(201, s.SeasonSchema)
+    def post(self, data, org_id):
+        """Add a season (only on a federation); seasons may not overlap."""
+        season = _call(services.create_season, db.session, g.org, data)
+        db.session.commit()
+        return season_payload(season)
+
+
+@blp.route("/seasons/<int:season_id>")
+class SeasonResource(MethodView):
+    @blp.requires(perms.READ)
+    @blp.etag
+    @blp.response(200, s.SeasonSchema)
+    def get(self, org_id, season_id):
+        return season_payload(_call(services.get_season, db.session, g.org, season_id))
+
+    @blp.requires(perms.SEASONS_WRITE)
+    @blp.etag
+    @blp.arguments(s.SeasonUpdateSchema)
+    @blp.response(200, s.SeasonSchema)
+    def patch(self, data, org_id, season_id):
+        """Change a season of this federation (send `If-Match`)."""
+        season = _call(services.get_season, db.session, g.org, season_id)
+        blp.check_etag(season_payload(season), s.SeasonSchema)
+        _call(services.update_season, db.session, g.org, season, data)
+        db.session.commit()
+        return season_payload(season)
+
+    @blp.requires(perms.SEASONS_WRITE)
+    @blp.response(204)
+    def delete(self, org_id, season_id):
+        season = _call(services.get_season, db.session, g.org, season_id)
+        _call(services.delete_season, db.session, g.org, season)
+        db.session.commit()
+
+
+# --- membership types -------------------------------------------------------------------------------------
+
+@blp.route("/types")
+class Types(MethodView):
+    @blp.requires(perms.READ)
+    @blp.response(200, s.TypeSchema(many=True))
+    def get(self, org_id):
+        """The types that apply here: this organisation's and those of the organisations above."""
+        return [type_payload(t, g.org) for t in services.applicable_types(db.session, g.org)]
+
+    @blp.requires(perms.TYPES_WRITE)
+    @blp.arguments(s.TypeSchema)
+    @blp.response(201, s.TypeSchema)
+    def post(self, data, org_id):
+        """Define a type; on a federation it applies in all its clubs."""
+        created = _call(services.create_type, db.session, g.org, data)
+        db.session.commit()
+        return type_payload(created, g.org)
+
+
+@blp.route("/types/<int:type_id>")
+class TypeResource(MethodView):
+    @blp.requires(perms.READ)
+    @blp.etag
+    @blp.response(200, s.TypeSchema)
+    def get(self, org_id, type_id):
+        for t in services.applicable_types(db.session, g.org):
+            if t.id == type_id:
+                return type_payload(t, g.org)
+        fail(NotFound("membership type not found"))
+
+    @blp.requires(perms.TYPES_WRITE)
+    @blp.etag
+    @blp.arguments(s.TypeUpdateSchema)
+    @blp.response(200, s.TypeSchema)
+    def patch(self, data, org_id, type_id):
+        """Change a type this organisation defines (send `If-Match`)."""
+        mtype = _call(services.own_type, db.session, g.org, type_id)
+        blp.check_etag(type_payload(mtype, g.org), s.TypeSchema)
+        _call(services.update_type, db.session, g.org, mtype, data)
+        db.session.commit()
+        return type_payload(mtype, g.org)
+
+    @blp.requires(perms.TYPES_WRITE)
+    @blp.response(204)
+    @blp.alt_response(409, description="Memberships of this type exist")
+    def delete(self, org_id, type_id):
+        mtype = _call(services.own_type, db.session, g.org, type_id)
+        _call(services.delete_type, db.session, mtype)
+        db.session.commit()
+
+
+# --- the member list ---------------------------------------------------------------------------------------
+
+@blp.route("/members")
+class Members(MethodView):
+    @blp.requires(perms.READ)
+    @blp.arguments(s.MemberListArgsSchema, location="query")
+    @blp.response(200, s.MemberPageSchema)
+    def get(self, args, org_id):
+        """Memberships in this organisation (a federation or region lists all clubs below), filtered and
+        paginated; `status` defaults to current (active and pending)."""
+        mq = _call(services.members_query, db.session, g.org, _list_filters())
+        page = services.member_page(db.session, mq, args["page"], args["page_size"])
+        page["items"] = [membership_payload(row.Membership, row.club_name, row.type_name, row.Person)
+                         for row in page["items"]]
+        return page
+
+
+@blp.route("/members.xlsx")
+class MembersExcel(MethodView):
+    @blp.requires(perms.READ)
+    @blp.arguments(s.MemberListArgsSchema, location="query")
+    @blp.response(200, description="The member list as an Excel file (streamed)")
+    def get(self, args, org_id):
+        """The member list with the same filters as an Excel file; it can be edited and imported again."""
+        return excel_response(g.org, _list_filters())
+
+
+def excel_response(org: Organisation, filters: dict) -> Response:
+    mq = _call(services.members_query, db.session, org, filters)
+    path = exports.temp_path(current_app.config["DATA_DIR"], ".xlsx")
+    count = exports.write_xlsx(db.session, org, mq, path, see_identifiers(org))
+    services.record_export(db.session, org, "excel", count, mq.filters)
+    db.session.commit()
+    name = f"leden-{org.id}-{dt.date.today().isoformat()}.xlsx"
+    response = Response(exports.stream_file(path), direct_passthrough=True,
+                        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    response.headers["X-Row-Count"] = str(count)
+    return response
+
+
+@blp.route("/members/<int:person_id>")
+class Member(MethodView):
+    @blp.requires(perms.READ)
+    @blp.etag
+    @blp.response(200, s.MemberPersonSchema)
+    def get(self, org_id, person_id):
+        """A member's name and birth date (the ETag is needed to correct them)."""
+        person = _call(services.member_person, db.session, g.org, person_id)
+        audit.record_view(db.session, person.id)
+        db.session.commit()
+        return person
+
+    @blp.requires(perms.WRITE)
+    @blp.etag
+    @blp.arguments(s.CorrectionSchema)
+    @blp.response(200, s.MemberPersonSchema)
+    def patch(self, data, org_id, person_id):
+        """Correct the name, first name or birth date of a member (send `If-Match`)."""
+        person = _call(services.member_person, db.session, g.org, person_id)
+        blp.check_etag(person, s.MemberPersonSchema)
+        _call(services.correct_person, db.session, g.org, person, data)
+        db.session.commit()
+        return person
+
+
+# --- memberships -------------------------------------------------------------------------------------------
+
+def _membership(membership_id: int) -> Membership:
+    return _call(services.get_membership, db.session, g.org, membership_id)
+
+
+@blp.route("/memberships")
+class Memberships(MethodView):
+    @blp.requires(perms.WRITE)
+    @blp.arguments(s.MembershipCreateSchema)
+    @blp.response(201, s.MembershipSchema)
+    @blp.alt_response(409, description="Overlapping membership, or a probable duplicate person")
+    def post(self, data, org_id):
+        """Start a membership in this organisation, for a person of it (`person_id`) or a new `person`."""
+        if data.get("person_id") is not None:
+            person = _call(people.visible_person, db.session, g.org, data["person_id"])
+        elif data.get("person"):
+            person = _call(people.create_person, db.session, g.org, data["person"],
+                           confirm_duplicate=data.get("confirm_duplicate", False))
+        else:
+            error(422, "give person_id or person", person_id="give person_id or person")
+        m = _call(services.add_membership, db.session, g.org, person, data)
+        db.session.commit()
+        return membership_payload(m)
+
+
+@blp.route("/memberships/<int:membership_id>")
+class MembershipResource(MethodView):
+    @blp.requires(perms.READ)
+    @blp.etag
+    @blp.response(200, s.MembershipSchema)
+    def get(self, org_id, membership_id):
+        return membership_payload(_membership(membership_id))
+
+    @blp.requires(perms.WRITE)
+    @blp.etag
+    @blp.arguments(s.MembershipUpdateSchema)
+    @blp.response(200, s.MembershipSchema)
+    def patch(self, data, org_id, membership_id):
+        """Change type, dates, status, end reason or bank account (send `If-Match`)."""
+        m = _membership(membership_id)
+        blp.check_etag(membership_payload(m), s.MembershipSchema)
+        _call(services.update_membership, db.session, g.org, m, data)
+        db.session.commit()
+        return membership_payload(m)
+
+
+@blp.route("/memberships/end")
+class EndMemberships(MethodView):
+    @blp.requires(perms.WRITE)
+    @blp.arguments(s.EndSchema)
+    @blp.response(200, s.BulkResultSchema)
+    @blp.alt_response(202, schema=s.JobRefSchema, description="`filter` given: a job ends all its results")
+    @blp.alt_response(404, description="A membership is not in this organisation; nothing changed")
+    def post(self, data, org_id):
+        """End the checked memberships (`membership_ids`) on `end_date` for `reason`, all or nothing; or,
+        with `filter`, every result of that member-list filter in a job (send an `Idempotency-Key`)."""
+        if data.get("filter") is not None:
+            _call(services.members_query, db.session, g.org, data["filter"])
+            _call(services._clean_end, data["end_date"], data["reason"])
+            job = job_runner().enqueue(
+                db.session, "membership.end_memberships", org_id=g.org.id, title="End memberships",
+                idempotency_key=_idempotency_key("membership.end"), created_by_id=g.user.id,
+                filters=services.clean_filters(data["filter"]), end_date=data["end_date"].isoformat(),
+                reason=data["reason"])
+            db.session.commit()
+            # Not the 200 schema: a job reference goes out as is.
+            response = jsonify(s.JobRefSchema().dump(_job_ref(job)))
+            response.status_code = 202
+            return response
+        result = _call(services.end_memberships, db.session, g.org, data.get("membership_ids") or [],
+                       data["end_date"], data["reason"])
+        db.session.commit()
+        return result.as_dict("ended")
+
+
+@blp.route("/memberships/change-type")
+class ChangeType(MethodView):
+    @blp.requires(perms.WRITE)
+    @blp.arguments(s.ChangeTypeSchema)
+    @blp.response(200, s.BulkResultSchema)
+    def post(self, data, org_id):
+        """Give the checked memberships another type, all or nothing."""
+        result = _call(services.change_type, db.session, g.org, data["membership_ids"], data["type_id"])
+        db.session.commit()
+        return result.as_dict("changed")
+
+
+@blp.route("/memberships/<int:membership_id>/transfer")
+class Transfer(MethodView):
+    @blp.requires(perms.WRITE)
+    @blp.arguments(s.TransferSchema)
+    @blp.response(201, s.MembershipSchema)
+    def post(self, data, org_id, membership_id):
+        """Move the member to another club on `date`; the old membership ends the day before. Needs
+        membership.write on the other club too."""
+        m = _membership(membership_id)
+        target = db.session.get(Organisation, data["to_org_id"])
+        access = current_access()
+        if target is None or not access.can_see(target):
+            fail(NotFound("no such club", field="to_org_id"))
+        if not is_enabled(target, "membership"):
+            fail(DomainError("the membership module is not enabled for that club", field="to_org_id"))
+        if not access.has(perms.WRITE, target):
+            error(403, "you cannot add members to that club", to_org_id="you cannot add members to that club")
+        created = _call(services.transfer, db.session, g.org, m, target, data["date"], data.get("type_id"))
+        db.session.commit()
+        return membership_payload(created)
+
+
+@blp.route("/emails")
+class Emails(MethodView):
+    @blp.requires(perms.WRITE)
+    @blp.arguments(s.EmailSchema)
+    @blp.response(202, s.JobRefSchema)
+    def post(self, data, org_id):
+        """Send an e-mail to every person of the selection (checked `membership_ids` or a `filter`), as a job."""
+        filters = data.get("filter") or {}
+        _call(services.members_query, db.session, g.org, filters)
+        if not data.get("membership_ids") and data.get("filter") is None:
+            error(422, "select members or give a filter", membership_ids="select members or give a filter")
+        job = job_runner().enqueue(
+            db.session, "membership.send_email", org_id=g.org.id, title="E-mail to members",
+            idempotency_key=_idempotency_key("membership.email"), created_by_id=g.user.id,
+            filters=services.clean_filters(filters), subject=data["subject"], body=data["body"],
+            membership_ids=data.get("membership_ids"))
+        db.session.commit()
+        return _job_ref(job)
+
+
+# --- import ------------------------------------------------------------------------------------------------
+
+@blp.route("/imports")
+class Imports(MethodView):
+    @blp.requires(perms.IMPORT)
+    @blp.arguments(s.ImportFileSchema, location="files")
+    @blp.arguments(s.ImportFormSchema, location="form")
+    @blp.response(201, s.ImportSummarySchema)
+    @blp.alt_response(422, description='Errors: `{"rows": [{"row": n, "errors": {...}}]}`; nothing changed')
+    def post(self, files, form, org_id):
+        """Import members from an .xlsx file: every row is checked first, then all are written or none.
+
+        Columns are recognised by their headers (those of the Excel export, in any UI language), or
+        given as `mapping` (JSON `{"header": "field"}`)."""
+        mapping = None
+        if form.get("mapping"):
+            try:
+                mapping = json.loads(form["mapping"])
+                if not isinstance(mapping, dict):
+                    raise ValueError
+            except ValueError:
+                error(422, "mapping must be a JSON object", mapping='give {"header": "field"}')
+        summary = _call(imports.run_import, db.session, g.org, files["file"].stream, mapping=mapping,
+                        sheet=form.get("sheet"), dry_run=form.get("dry_run", False), user_id=g.user.id)
+        if summary.dry_run:
+            db.session.rollback()
+            return summary.as_dict(), 200
+        db.session.commit()
+        return summary.as_dict()
+
+
+# --- saved filters --------------------------------------------------------------------------------------------
+
+@blp.route("/saved-filters")
+class SavedFilters(MethodView):
+    @blp.requires(perms.READ)
+    @blp.response(200, s.SavedFilterSchema(many=True))
+    def get(self, org_id):
+        return services.saved_filters(db.session, g.org)
+
+    @blp.requires(perms.READ)
+    @blp.arguments(s.SavedFilterSchema)
+    @blp.response(201, s.SavedFilterSchema)
+    def post(self, data, org_id):
+        """Save a member-list filter under a name (the same name replaces it)."""
+        saved = _call(services.save_filter, db.session, g.org, data["name"], data["query"], g.user.id)
+        db.session.commit()
+        return saved
+
+
+@blp.route("/saved-filters/<int:filter_id>")
+class SavedFilterResource(MethodView):
+    @blp.requires(perms.READ)
+    @blp.response(204)
+    def delete(self, org_id, filter_id):
+        _call(services.delete_filter, db.session, g.org, filter_id)
+        db.session.commit()
+
+
+# --- federation overview and clean-up ----------------------------------------------------------------------------
+
+def _season_arg(season_id: int | None):
+    if season_id:
+        return _call(services.get_season, db.session, g.org, season_id)
+    return services.current_season(db.session, g.org)
+
+
+@blp.route("/overview")
+class Overview(MethodView):
+    @blp.requires(perms.READ)
+    @blp.arguments(s.OverviewArgsSchema, location="query")
+    @blp.response(200)
+    def get(self, args, org_id):
+        """Current members per club, region and type; members per season; clubs that still have to clean
+        up their list for the season (default: the current one)."""
+        return services.overview(db.session, g.org, _season_arg(args.get("season_id")))
+
+
+@blp.route("/cleanup")
+class CleanupResource(MethodView):
+    @blp.requires(perms.WRITE)
+    @blp.response(201)
+    def post(self, org_id):
+        """Confirm that this club's member list is cleaned up for the current season."""
+        done = _call(services.confirm_cleanup, db.session, g.org, g.user.id)
+        db.session.commit()
+        return {"season_id": done.season_id, "org_id": done.org_id, "at": done.created_at.isoformat()}
+
+
+@blp.route("/reminders")
+class Reminders(MethodView):
+    @blp.requires(perms.WRITE)
+    @blp.arguments(s.ReminderSchema)
+    @blp.response(202, s.JobRefSchema)
+    def post(self, data, org_id):
+        """E-mail the contact people of the clubs that have not confirmed their clean-up (a job)."""
+        season = _season_arg(data.get("season_id"))
+        if season is None:
+            error(422, "no season is running", season_id="no season is running")
+        job = job_runner().enqueue(
+            db.session, "membership.send_cleanup_reminders", org_id=g.org.id, title="Clean-up reminders",
+            idempotency_key=_idempotency_key("membership.reminders"), created_by_id=g.user.id,
+            season_id=season.id)
+        db.session.commit()
+        return _job_ref(job)
