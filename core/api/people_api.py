@@ -17,7 +17,7 @@ from marshmallow import validate
 from core import audit
 from core import validation
 from core.access import current_access
-from core.api import ApiBlueprint, PageArgs, page_schema, paginate
+from core.api import ApiBlueprint, PageArgs, page_schema
 from core.db import db
 from core.gates import enabled_modules, federa
 from core.models import Organisation, Person, User
@@ -241,7 +241,7 @@ class PeopleResource(MethodView):
     def get(self, args, org_id):
         """People linked to this organisation or one below it, filtered, sorted and paginated."""
         query = filter_people(g.org, args)
-        page = paginate(db.session, query, args["page"], args["page_size"])
+        page = people.list_page(db.session, query, args["page"], args["page_size"])
         page["items"] = list_items(g.org, page["items"])
         return page
 

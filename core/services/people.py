@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 from stdnum.be import bis as stdnum_bis
 from stdnum.be import nn as stdnum_nn
 
@@ -503,6 +503,24 @@ def people_query(session: Session, org: Organisation, *, q: str | None = None, g
         raise DomainError("invalid filter", errors=errors)
     order = [getattr(Person, c) for c in columns] + [Person.id]
     return query.order_by(*[c.desc() if descending else c.asc() for c in order])
+
+
+LIST_COLUMNS = ("id", "first_name", "last_name", "birth_date", "gender", "postal_code", "city", "email")
+
+
+def list_page(session: Session, query, page: int, page_size: int) -> dict:
+    """One page of `people_query` in the list envelope, loading only the columns a list shows.
+
+    The count is skipped when the first page is not full: a selective search then costs one query."""
+    items = session.execute(
+        query.options(load_only(*[getattr(Person, c) for c in LIST_COLUMNS]))
+        .limit(page_size).offset((page - 1) * page_size)
+    ).scalars().all()
+    if page == 1 and len(items) < page_size:
+        total = len(items)
+    else:
+        total = session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery()))
+    return {"items": items, "total": total, "page": page, "page_size": page_size}
 
 
 # --- merging --------------------------------------------------------------------------------------

@@ -14,7 +14,6 @@ from flask_babel import format_date, gettext as _
 
 from core import audit, validation
 from core.access import current_access
-from core.api import paginate
 from core.db import db
 from core.gates import call_org_hook, enabled_modules, federa, flatten
 from core.models import CustomField, Organisation, Person, User
@@ -94,7 +93,7 @@ def people_list(org_id: int):
         except DomainError as exc:
             errors.update(exc.details.get("errors") or {})
         else:
-            result = paginate(db.session, query, page_no, PAGE_SIZE)
+            result = people.list_page(db.session, query, page_no, PAGE_SIZE)
     links = people.links_in(db.session, org, [p.id for p in result["items"]])
     pages = max(1, -(-result["total"] // PAGE_SIZE))
     args = {k: v for k, v in request.args.items() if k != "page" and v}
