@@ -55,7 +55,7 @@ def test_app_scoped_hooks_reach_the_app(sample_app):
     collected = dict(state.plugins.collect("register_document_kinds"))
     assert collected["sample"]["key"] == "sample_letter"              # register_document_kinds
     assert dict(state.plugins.collect("register_notification_types"))["sample"]["key"] == "sample.note_added"
-    assert dict(state.plugins.collect("register_search_fields"))["sample"]["key"] == "sample_has_note"
+    assert dict(state.plugins.collect("register_search_fields"))["sample"].key == "sample.has_note"
 
 
 def test_org_scoped_hooks_go_through_the_gate(sample_ctx, sample_make):

@@ -104,7 +104,8 @@ def test_plugin_tables_must_carry_the_plugin_prefix():
 
 def test_sample_plugins_load_in_requires_order(sample_app):
     registry = sample_app.extensions["federa"].plugins
-    assert registry.order == ["core", "sample", "sample_extra"]
+    order = registry.order
+    assert order[0] == "core" and order.index("sample") < order.index("sample_extra")
     assert registry.close_over_requires({"sample_extra"}) == {"sample", "sample_extra"}
     assert registry.dependants("sample") == {"sample_extra"}
 

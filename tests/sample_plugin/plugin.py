@@ -163,7 +163,16 @@ class SamplePlugin(Plugin):
 
     @hookimpl
     def register_search_fields(self):
-        return [{"key": "sample_has_note", "label": "Has a sample note"}]
+        from core.models import Person
+        from core.services.people import SearchField
+
+        def has_note(value, org):
+            if value not in ("yes", "no"):
+                raise ValueError("yes or no")
+            exists = sa.exists().where(SampleNote.person_id == Person.id)
+            return exists if value == "yes" else ~exists
+
+        return [SearchField("sample.has_note", "Has a sample note", has_note, type="choice", choices=("yes", "no"))]
 
     @hookimpl
     def menu_items(self, org, access):
