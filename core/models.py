@@ -365,3 +365,12 @@ def _apply_org_scope(state: ORMExecuteState) -> None:
             include_aliases=True,
         )
     )
+
+
+@event.listens_for(Person, "before_insert")
+@event.listens_for(Person, "before_update")
+def _keep_search_text(mapper, connection, person: Person) -> None:
+    """Every ORM write of a person keeps `search_text` current, whoever writes it (bulk inserts set it themselves)."""
+    from core.services.people import search_text_for
+
+    person.search_text = search_text_for(person)

@@ -322,7 +322,6 @@ def create_person(session: Session, org: Organisation, data: dict, confirm_dupli
                            "another one", field="confirm_duplicate", existing_person_id=duplicates[0].id,
                            existing_person_name=duplicates[0].full_name)
     person = Person(**clean)
-    person.search_text = search_text_for(person)
     session.add(person)
     session.flush()
     _link(session, person, org)
@@ -353,7 +352,6 @@ def update_person(session: Session, org: Organisation, person: Person, data: dic
                            field="national_number", existing_person_id=existing.id)
     for key, value in clean.items():
         setattr(person, key, value)
-    person.search_text = search_text_for(person)
     if cf.store_values(session, person, fields, custom_clean):
         person.updated_at = utcnow()  # custom values are part of the record (and of its ETag)
     session.flush()
@@ -612,7 +610,6 @@ def merge_people(session: Session, keep: Person, remove: Person) -> Person:
         session.flush()
     for key, value in filled.items():
         setattr(keep, key, value)
-    keep.search_text = search_text_for(keep)
 
     keep_orgs = {link.org_id for link in keep.links}
     for link in list(remove.links):
