@@ -1,0 +1,1 @@
+"""News: posts and pop-up messages for members and admins."""
