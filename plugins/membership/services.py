@@ -340,15 +340,15 @@ def emit(session: Session, event: str, payloads: Iterable[dict]) -> int:
     """Send `event` with each payload to the plugins enabled in the payload's organisation (gate 2)."""
     from core.gates import call_org_hook
 
+    payloads = list(payloads)
+    org_ids = sorted({p["org_id"] for p in payloads})
     orgs: dict[int, Organisation] = {}
-    count = 0
+    for chunk in _chunks(org_ids):
+        orgs.update({o.id: o for o in session.execute(sa.select(Organisation).where(Organisation.id.in_(chunk)))
+                     .scalars()})
     for payload in payloads:
-        org_id = payload["org_id"]
-        if org_id not in orgs:
-            orgs[org_id] = session.get(Organisation, org_id)
-        call_org_hook("on_event", orgs[org_id], event=event, payload=payload)
-        count += 1
-    return count
+        call_org_hook("on_event", orgs[payload["org_id"]], event=event, payload=payload)
+    return len(payloads)
 
 
 def ensure_link(session: Session, person_id: int, org_id: int) -> None:
