@@ -100,7 +100,7 @@ def _translate_password_error(exc: auth.PasswordError) -> str:
 def _account_page(status: int = 200, **extra):
     user = g.user
     return render_template("core/auth/account.html", user=user, tokens=auth.tokens_of(db.session, user),
-                           now=utcnow(), languages=LANGUAGES, **extra), status
+                           now=utcnow(), language_choices=LANGUAGES, **extra), status
 
 
 LANGUAGES = (("nl", "Nederlands"), ("fr", "Français"), ("en", "English"))

@@ -70,10 +70,23 @@ def _roles_page(status: int = 200, form_error: str | None = None, field_errors: 
     roles = users.roles_for_org(db.session, org)
     return render_template(
         "core/roles/index.html", assignments=assignments, q=q, person_q=person_q, candidates=candidates,
-        logins=logins, roles=roles, org_options=subtree_options(org), form=request.form, form_error=form_error,
-        field_errors=field_errors or {}, can_write=can("core.roles.write"),
+        logins=logins, roles=roles, grantable=_grantable(roles, org), org_options=subtree_options(org),
+        form=request.form, form_error=form_error, field_errors=field_errors or {}, can_write=can("core.roles.write"),
         permission_counts={role.id: len(users.role_permissions(role, _registry())) for role in roles},
     ), status
+
+
+def _grantable(roles, org: Organisation) -> set[int]:
+    """The roles this user may give here (the form offers only those; the service checks again)."""
+    granter = _granter(org)
+    ids = set()
+    for role in roles:
+        try:
+            users.check_can_grant(granter, users.role_permissions(role, _registry()), role.key)
+        except DomainError:
+            continue
+        ids.add(role.id)
+    return ids
 
 
 @web.route("/o/<int:org_id>/roles")

@@ -42,6 +42,7 @@ def test_login_and_logout(client, make):
     r = web_login(client, "jan@example.org")
     assert r.status_code == 302 and r.headers["Location"] == "/"
     assert logged_in(client)
+    assert 'href="/account"' in client.get("/account").get_data(as_text=True)  # the user menu links to it
     token = csrf_token(client, "/account")
     r = client.post("/logout", data={"csrf_token": token})
     assert r.status_code == 302 and r.headers["Location"].startswith("/login")

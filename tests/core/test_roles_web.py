@@ -105,6 +105,11 @@ def test_find_a_person_and_give_a_role(client, tree, make):
     page = client.get(f"/o/{tree['a'].id}/roles?person_q=wout").get_data(as_text=True)
     assert "Wout Janssens" in page and "Wout Anders" not in page
     assert f'name="person_id" value="{person.id}"' in page
+    # The form offers only roles this contact person may give.
+    start = page.index('name="role_id"')
+    role_select = page[start:page.index("</select>", start)]
+    assert f'<option value="{role_id("club_admin")}"' in role_select
+    assert f'<option value="{role_id("federation_secretariat")}"' not in role_select
 
     r = give(client, tree["a"].id, person_id=person.id, role_id=role_id("club_admin"), target_org_id=tree["a"].id)
     assert r.status_code == 302
@@ -191,7 +196,7 @@ def test_make_edit_and_delete_a_custom_role(client, tree):
     assert "core.people.read" in perms and "core.people.write" not in perms
 
     page = client.get(f"{base}/{role.id}").get_data(as_text=True)
-    assert re.search(r'name="level-core" value="read" checked', page)
+    assert re.search(r'name="level-core" value="read" aria-label="[^"]*" checked', page)
 
     # Asking for more than one holds is refused and changes nothing.
     r = client.post(f"{base}/{role.id}", data={"name": "Kijker", "level-core": "write", "csrf_token": token})
