@@ -18,6 +18,7 @@ import weakref
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from flask_babel import gettext
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, load_only
 from stdnum.be import bis as stdnum_bis
@@ -149,7 +150,7 @@ def normalise_fields(data: dict, current: Person | None = None, today: dt.date |
     clean: dict = {}
     for key, value in data.items():
         if key not in EDITABLE:
-            errors[key] = "unknown field"
+            errors[key] = gettext("unknown field")
             continue
         if isinstance(value, str):
             value = value.strip() or None
@@ -163,27 +164,27 @@ def normalise_fields(data: dict, current: Person | None = None, today: dt.date |
                 try:
                     value = _parse_date(value)
                 except ValueError:
-                    raise ValueError("not a valid date (YYYY-MM-DD)") from None
+                    raise ValueError(gettext("not a valid date (YYYY-MM-DD)")) from None
                 if value > today:
-                    raise ValueError("a birth date cannot be in the future")
+                    raise ValueError(gettext("a birth date cannot be in the future"))
                 if value.year < 1900:
-                    raise ValueError("a birth date before 1900 is not plausible")
+                    raise ValueError(gettext("a birth date before 1900 is not plausible"))
             elif key == "gender":
                 value = str(value).upper()
                 if value not in GENDERS:
-                    raise ValueError("gender must be M, F or X")
+                    raise ValueError(gettext("gender must be M, F or X"))
             elif key == "preferred_language":
                 value = str(value).lower()
                 if value not in LANGUAGES:
-                    raise ValueError("language must be nl, fr or en")
+                    raise ValueError(gettext("language must be nl, fr or en"))
             elif key == "country":
                 value = str(value).upper()
                 if not re.fullmatch(r"[A-Z]{2}", value):
-                    raise ValueError("a country is a two-letter code (BE, NL, FR ...)")
+                    raise ValueError(gettext("a country is a two-letter code (BE, NL, FR ...)"))
             else:
                 value = str(value)
                 if len(value) > MAX_LENGTH.get(key, 255):
-                    raise ValueError(f"at most {MAX_LENGTH.get(key, 255)} characters")
+                    raise ValueError(gettext("at most %(count)s characters", count=MAX_LENGTH.get(key, 255)))
         except ValueError as exc:
             errors[key] = str(exc)
             continue
@@ -194,13 +195,13 @@ def normalise_fields(data: dict, current: Person | None = None, today: dt.date |
 
     for key in ("first_name", "last_name"):
         if key not in errors and (current is None or key in clean) and not result(key):
-            errors[key] = "this field is required"
+            errors[key] = gettext("this field is required")
     if result("preferred_language") is None and "preferred_language" in clean:
         clean["preferred_language"] = "nl"
     country = result("country") or "BE"
     postal_code = result("postal_code")
     if country == "BE" and postal_code and "postal_code" not in errors and not re.fullmatch(r"\d{4}", postal_code):
-        errors["postal_code"] = "a Belgian postal code has 4 digits"
+        errors["postal_code"] = gettext("a Belgian postal code has 4 digits")
     number = result("national_number")
     if number and "national_number" not in errors and "birth_date" not in errors:
         encoded = _national_number_birth_date(number)
@@ -209,9 +210,9 @@ def normalise_fields(data: dict, current: Person | None = None, today: dt.date |
             if birth_date is None:
                 clean["birth_date"] = encoded  # the number says it; spare the admin typing it twice
             elif birth_date != encoded:
-                errors["national_number"] = "does not match the birth date"
+                errors["national_number"] = gettext("does not match the birth date")
     if errors:
-        raise DomainError("invalid person data", errors=errors)
+        raise DomainError(gettext("invalid person data"), errors=errors)
     return clean
 
 
@@ -222,10 +223,17 @@ def subtree_ids(org: Organisation):
     return sa.select(_org.c.id).where(_org.c.path.like(org.path + "%"))
 
 
-def visible_in(org: Organisation):
+def visible_in(org: Organisation, per_row: bool = False):
     """SQL condition on `Person`: linked to `org` or an organisation below it.
 
-    Core tables, not ORM entities, so the request's scope criteria do not add a second subtree filter."""
+    Core tables, not ORM entities, so the request's scope criteria do not add a second subtree filter.
+    `per_row=True` writes the check as a LIMIT-ed scalar subquery, which PostgreSQL cannot turn into a
+    semi-join: use it when another condition (a trigram search) selects few people, so that index drives
+    the query and each candidate costs one index probe, instead of a walk along the name index."""
+    if per_row:
+        probe = (sa.select(sa.literal(1)).select_from(_po.join(_org, _org.c.id == _po.c.org_id))
+                 .where(_po.c.person_id == Person.id, _org.c.path.like(org.path + "%")).limit(1))
+        return probe.scalar_subquery().is_not(None)
     return sa.exists(sa.select(_po.c.id).where(_po.c.person_id == Person.id, _po.c.org_id.in_(subtree_ids(org))))
 
 
@@ -233,7 +241,7 @@ def visible_person(session: Session, org: Organisation, person_id: int) -> Perso
     """The person if they are visible in `org`; NotFound otherwise (also for people elsewhere)."""
     person = session.execute(sa.select(Person).where(Person.id == person_id, visible_in(org))).scalar_one_or_none()
     if person is None:
-        raise NotFound("person not found")
+        raise NotFound(gettext("person not found"))
     return person
 
 
@@ -309,7 +317,7 @@ def create_person(session: Session, org: Organisation, data: dict, confirm_dupli
     custom_clean, custom_errors = cf.validate_values(fields, custom, creating=True)
     errors.update(custom_errors)
     if errors:
-        raise DomainError("invalid person data", errors=errors)
+        raise DomainError(gettext("invalid person data"), errors=errors)
     if clean.get("national_number"):
         existing = find_by_national_number(session, clean["national_number"])
         if existing is not None:
@@ -344,11 +352,11 @@ def update_person(session: Session, org: Organisation, person: Person, data: dic
     custom_clean, custom_errors = cf.validate_values(fields, custom, creating=False)
     errors.update(custom_errors)
     if errors:
-        raise DomainError("invalid person data", errors=errors)
+        raise DomainError(gettext("invalid person data"), errors=errors)
     if clean.get("national_number") and clean["national_number"] != person.national_number:
         existing = find_by_national_number(session, clean["national_number"], exclude_id=person.id)
         if existing is not None:
-            raise Conflict("another person has this national number; merge the two records instead",
+            raise Conflict(gettext("another person has this national number; merge the two records instead"),
                            field="national_number", existing_person_id=existing.id)
     for key, value in clean.items():
         setattr(person, key, value)
@@ -378,16 +386,16 @@ def link_person(session: Session, org: Organisation, person_id: int | None = Non
         try:
             birth = _parse_date(birth_date)
         except ValueError:
-            raise DomainError("not a valid date (YYYY-MM-DD)", field="birth_date") from None
+            raise DomainError(gettext("not a valid date (YYYY-MM-DD)"), field="birth_date") from None
         candidate = session.get(Person, person_id)
         if (candidate is not None and candidate.birth_date == birth
                 and (fold(candidate.first_name), fold(candidate.last_name)) == (fold(first_name), fold(last_name))):
             person = candidate
     else:
-        raise DomainError("give the national number, or the person's id with their name and birth date",
+        raise DomainError(gettext("give the national number, or the person's id with their name and birth date"),
                           field="national_number")
     if person is None:
-        raise NotFound("no person matches these details")
+        raise NotFound(gettext("no person matches these details"))
     _, created = _link(session, person, org, relation)
     return person, created
 
@@ -400,7 +408,7 @@ def unlink_person(session: Session, org: Organisation, person: Person) -> None:
         execution_options={"federa_unscoped": True},
     ).scalar_one_or_none()
     if link is None:
-        raise Conflict("this person is linked to an organisation below this one; remove the link there")
+        raise Conflict(gettext("this person is linked to an organisation below this one; remove the link there"))
     person.links.remove(link)
     session.delete(link)
     session.flush()
@@ -450,15 +458,16 @@ def people_query(session: Session, org: Organisation, *, q: str | None = None, g
     if within is not None and within != org.id:
         sub = session.get(Organisation, within)
         if sub is None or not sub.path.startswith(org.path):
-            errors["org_id"] = "not an organisation below this one"
+            errors["org_id"] = gettext("not an organisation below this one")
         else:
             scope = sub
-    query = sa.select(Person).where(visible_in(scope))
+    selective = bool(q) and any(len(word) >= 3 for word in fold(q).split())
+    query = sa.select(Person).where(visible_in(scope, per_row=selective))
     if q and q.strip():
         query = query.where(text_search(q))
     if gender:
         if gender.upper() not in GENDERS:
-            errors["gender"] = "gender must be M, F or X"
+            errors["gender"] = gettext("gender must be M, F or X")
         query = query.where(Person.gender == gender.upper())
     if birth_year is not None:
         query = query.where(Person.birth_date.between(dt.date(birth_year, 1, 1), dt.date(birth_year, 12, 31)))
@@ -486,7 +495,7 @@ def people_query(session: Session, org: Organisation, *, q: str | None = None, g
     for key, value in (extra or {}).items():
         field = (search_fields or {}).get(key)
         if field is None:
-            errors[key] = "unknown filter"
+            errors[key] = gettext("unknown filter")
             continue
         try:
             query = query.where(field.condition(value, scope))
@@ -495,10 +504,10 @@ def people_query(session: Session, org: Organisation, *, q: str | None = None, g
     descending = sort.startswith("-")
     columns = SORTS.get(sort.lstrip("-"))
     if columns is None:
-        errors["sort"] = f"sort by one of: {', '.join(SORTS)} (prefix - for descending)"
+        errors["sort"] = gettext("sort by one of: %(sorts)s (prefix - for descending)", sorts=", ".join(SORTS))
         columns = SORTS["name"]
     if errors:
-        raise DomainError("invalid filter", errors=errors)
+        raise DomainError(gettext("invalid filter"), errors=errors)
     order = [getattr(Person, c) for c in columns] + [Person.id]
     return query.order_by(*[c.desc() if descending else c.asc() for c in order])
 
@@ -560,13 +569,13 @@ def _collision(session: Session, table: sa.Table, column: sa.Column, keep_id: in
 
 def check_mergeable(session: Session, keep: Person, remove: Person) -> None:
     if keep.id == remove.id:
-        raise DomainError("choose two different people", field="other_person_id")
+        raise DomainError(gettext("choose two different people"), field="other_person_id")
     logins = session.execute(sa.select(sa.func.count()).select_from(User)
                              .where(User.person_id.in_([keep.id, remove.id]))).scalar()
     if logins >= 2:
-        raise Conflict("both people have a login; remove one of the logins first", field="other_person_id")
+        raise Conflict(gettext("both people have a login; remove one of the logins first"), field="other_person_id")
     if keep.national_number and remove.national_number and keep.national_number != remove.national_number:
-        raise Conflict("the two people have different national numbers; they are not the same person",
+        raise Conflict(gettext("the two people have different national numbers; they are not the same person"),
                        field="other_person_id")
 
 
@@ -599,7 +608,8 @@ def merge_people(session: Session, keep: Person, remove: Person) -> Person:
     generic = [(t, c) for t, c in person_references() if t.name not in EXPLICIT_REFERENCES]
     for table, column in generic:
         if table.name != "person" and _collision(session, table, column, keep_id, remove_id):
-            raise Conflict(f"both people have rows in {table.name} that cannot be combined; resolve that first",
+            raise Conflict(gettext("both people have rows in %(table)s that cannot be combined; resolve that first",
+                                   table=table.name),
                            field="other_person_id", table=table.name)
     filled = {}
     for key in MERGE_FILL:
