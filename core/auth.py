@@ -15,13 +15,30 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import abort, current_app, g, jsonify, redirect, request, session, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 from werkzeug.exceptions import HTTPException, Unauthorized
 
 from core.db import db, utcnow
 from core.models import ApiToken, LoginAttempt, User
 
-_hasher = PasswordHasher()
+
+
+class _Hasher:
+    """The app's argon2 hasher: `PASSWORD_HASHER` in the config tunes its cost (tests make it cheap)."""
+
+    def _get(self) -> PasswordHasher:
+        params = current_app.config.get("PASSWORD_HASHER") or {}
+        key = ("federa_password_hasher", tuple(sorted(params.items())))
+        hasher = current_app.extensions.get(key)
+        if hasher is None:
+            hasher = current_app.extensions[key] = PasswordHasher(**params)
+        return hasher
+
+    def __getattr__(self, name):
+        return getattr(self._get(), name)
+
+
+_hasher = _Hasher()
 TOKEN_PREFIX = "fed_"
 
 
@@ -68,6 +85,11 @@ def set_password(user: User, password: str) -> None:
         raise ValueError(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
     user.password_hash = hash_password(password)
     user.auth_epoch = (user.auth_epoch or 0) + 1
+    session = object_session(user)
+    if session is not None and user.id is not None:
+        # A new password ends every session, API tokens included.
+        session.execute(sa.update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+                        .values(revoked_at=utcnow()))
 
 
 def change_password(user: User, current: str, new: str, confirm: str) -> None:

@@ -69,6 +69,8 @@ def make_app(database_url, tmp_path_factory):
             "SECRET_KEY": "test-secret",
             "TESTING": True,
             "REDIS_URL": None,
+            # Cheap argon2 in tests (the production default costs ~0.1-0.5 s per hash on this machine).
+            "PASSWORD_HASHER": {"time_cost": 1, "memory_cost": 1024, "parallelism": 1},
             "PLUGINS": config.pop("PLUGINS", None),
         }
         settings.update(config)

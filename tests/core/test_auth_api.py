@@ -155,3 +155,17 @@ def test_throttle_window_passes(strict):
     db.session.commit()
     r = client.post("/api/v1/auth/token", json={"email": "jan@example.org", "password": "secret-pass"})
     assert r.status_code == 201
+
+
+def test_a_new_password_revokes_every_api_token(client, make):
+    user = make.user("pw@example.org")
+    headers = make.headers(user)
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+    from core.auth import set_password
+
+    set_password(user, "another-secret-1")
+    db.session.commit()
+    response = client.get("/api/v1/me", headers=headers)
+    assert response.status_code == 401
+    token = client.post("/api/v1/auth/token", json={"email": "pw@example.org", "password": "another-secret-1"})
+    assert token.status_code == 201
