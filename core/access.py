@@ -66,9 +66,9 @@ class Access:
         """The permissions that count on `org`: those held there, limited to the modules enabled for it."""
         key = ("perms", org.id)
         if key not in self._cache:
-            from core.gates import enabled_modules  # per-request cached
+            from core.gates import active_modules  # per-request cached
 
-            enabled = enabled_modules(org) | {"core"}
+            enabled = active_modules(org)
             self._cache[key] = frozenset(p for p in self.held_permissions(org) if p.split(".", 1)[0] in enabled)
         return self._cache[key]
 

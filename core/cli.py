@@ -41,7 +41,12 @@ def db_upgrade(revision: str) -> None:
     """Apply all migrations (core and every loaded plugin)."""
     from core.migrations import upgrade
 
+    from core.db import db as database
+    from core.reference_data import ensure_reference_data
+
     upgrade(current_app._get_current_object(), revision)
+    ensure_reference_data(database.session)  # kinds and built-in roles added since the first revision
+    database.session.commit()
     click.echo("database is up to date")
 
 
@@ -62,7 +67,6 @@ def db_revision(message: str, branch: str, autogenerate: bool) -> None:
     """Write a new migration for core or a plugin (developers); autogenerate looks at that branch's tables only."""
     from alembic import command
     from alembic.script import ScriptDirectory
-    from alembic.util import CommandError
 
     from core.migrations import HERE, alembic_config
 
@@ -79,11 +83,7 @@ def db_revision(message: str, branch: str, autogenerate: bool) -> None:
     cfg = alembic_config(app)  # after creating the folder, so it is among the version locations
     cfg.attributes["branch"] = branch
     script = ScriptDirectory.from_config(cfg)
-    try:
-        script.get_revisions(f"{branch}@head")
-        first = False
-    except CommandError:
-        first = True
+    first = not any(branch in (rev.branch_labels or ()) for rev in script.walk_revisions())
     kwargs = {"version_path": str(version_path)}
     if first:
         # A new branch starts at base, labelled with its name, after the branches it needs.

@@ -22,9 +22,16 @@ class CorePlugin(Plugin):
     @hookimpl
     def register_blueprints(self, app):
         from core.api import blueprints as api_blueprints
+        from core.notifications import blueprint as notification_templates
         from core.web import web
 
-        return [web, *api_blueprints()]
+        return [web, notification_templates, *api_blueprints()]
+
+    @hookimpl
+    def register_jobs(self):
+        from core.notifications.tasks import JOBS
+
+        return JOBS
 
     @hookimpl
     def register_permissions(self):

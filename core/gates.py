@@ -88,8 +88,13 @@ def _forget_enabled_modules(session: Session) -> None:
     session.info.pop(_ENABLED_CACHE, None)
 
 
+def active_modules(org: Organisation) -> frozenset[str]:
+    """`enabled_modules(org)` plus what is always on (core and non-optional plugins such as mobile_api)."""
+    return enabled_modules(org) | federa().plugins.always_on
+
+
 def is_enabled(org: Organisation, plugin: str) -> bool:
-    return plugin == "core" or plugin in enabled_modules(org)
+    return plugin in active_modules(org)
 
 
 def call_org_hook(name: str, org: Organisation, **kwargs) -> list:

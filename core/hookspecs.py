@@ -98,4 +98,4 @@ def person_erase(org, person):
 
 @hookspec
 def mobile_feed(org, person, since):
-    """Organisation. Return a list of `core.feed.FeedItem` for the member app's feed."""
+    """Organisation. Return a list of `mobile_api.feed.FeedItem` for the member app's feed."""

@@ -89,7 +89,7 @@ class ModuleGateMiddleware(Middleware):
     def before_process_message(self, broker, message):
         plugin = message.options.get("federa_plugin")
         org_id = message.options.get("federa_org_id")
-        if not plugin or plugin == "core" or org_id is None:
+        if not plugin or org_id is None or plugin in self.app.extensions["federa"].plugins.always_on:
             return
         from core.modules import compute_enabled
 

@@ -374,3 +374,7 @@ def _keep_search_text(mapper, connection, person: Person) -> None:
     from core.services.people import search_text_for
 
     person.search_text = search_text_for(person)
+
+
+# The notification service's tables are core tables too (kept in their own module).
+from core.notifications import models as _notification_models  # noqa: E402,F401

@@ -111,6 +111,11 @@ class PluginRegistry:
         return self.plugins[name]
 
     @property
+    def always_on(self) -> frozenset[str]:
+        """Core and the plugins that are not switched per organisation (`optional = False`)."""
+        return frozenset(p.name for p in self.plugins.values() if not p.optional)
+
+    @property
     def optional(self) -> list[Plugin]:
         """Plugins that organisations switch on and off (everything but core's own)."""
         return [p for p in self.plugins.values() if p.optional]

@@ -25,7 +25,7 @@ ROLES = [
     ("platform_admin", "Platform admin", "Manages the whole platform."),
     ("federation_secretariat", "Federation secretariat", "Manages the federation and all organisations below it."),
     ("club_contact", "Club contact person", "The club's contact person; one per club."),
-    ("club_admin", "Club admin", "Manages a club; at most N per club besides the contact person."),
+    ("club_admin", "Club admin", "Manages a club, next to the contact person; the federation sets how many a club may have."),
     ("member", "Member", "A member using the member app."),
 ]
 

@@ -14,7 +14,7 @@ from core import validation
 from core.access import current_access, visible_org_filter
 from core.api import ApiBlueprint, PageArgs, error, page_schema, paginate
 from core.db import db
-from core.gates import authenticated_endpoint, enabled_modules, platform_admin_endpoint
+from core.gates import active_modules, authenticated_endpoint, enabled_modules, platform_admin_endpoint
 from core.models import Organisation
 from core.services import DomainError
 from core.services import organisations as service
@@ -369,7 +369,7 @@ class Settings(MethodView):
     @blp.response(200, SettingsSchema)
     def get(self, org_id):
         """Every setting of core and the enabled modules: effective value and where it comes from."""
-        items = effective_settings(db.session, _registry(), g.org, enabled_modules(g.org))
+        items = effective_settings(db.session, _registry(), g.org, active_modules(g.org))
         blp.set_etag(_settings_etag(items))
         return {"items": items}
 
@@ -382,7 +382,7 @@ class Settings(MethodView):
         """Set values on this organisation (they apply to its subtree); needs `If-Match`."""
         org = g.org
         registry = _registry()
-        modules = enabled_modules(org)
+        modules = active_modules(org)
         blp.check_etag(_settings_etag(effective_settings(db.session, registry, org, modules)))
         access = current_access()
         try:

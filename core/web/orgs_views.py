@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from core import validation
 from core.access import current_access
 from core.db import db
-from core.gates import enabled_modules
+from core.gates import active_modules
 from core.models import Organisation
 from core.services import DomainError
 from core.services import organisations as service
@@ -79,7 +79,7 @@ def org_tree(org_id):
 def org_detail(org_id):
     org = g.org
     registry = current_app.extensions["federa"].settings
-    settings = effective_settings(db.session, registry, org, enabled_modules(org))
+    settings = effective_settings(db.session, registry, org, active_modules(org))
     return render_template("core/orgs/detail.html", **_detail_context(org, settings))
 
 
@@ -111,7 +111,7 @@ def _detail_context(org: Organisation, settings, setting_errors=None, submitted=
 def org_settings(org_id):
     org = g.org
     registry = current_app.extensions["federa"].settings
-    modules = enabled_modules(org)
+    modules = active_modules(org)
     access = current_access()
     values = {}
     for name, raw in request.form.items():

@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from core.access import current_access
 from core.api import paginate
 from core.db import db
-from core.gates import enabled_modules
+from core.gates import active_modules
 from core.models import Organisation, User
 from core.permissions import LEVELS, permissions_to_module_levels
 from core.services import DomainError
@@ -152,7 +152,7 @@ def matrix_modules(org: Organisation) -> list[dict]:
     """The modules shown in the role matrix: core and the plugins enabled for `org` that declare permissions."""
     registry = _registry()
     plugins = current_app.extensions["federa"].plugins
-    enabled = enabled_modules(org) | {"core"}
+    enabled = active_modules(org)
     grouped = registry.grouped()
     rows = []
     for name in plugins.order:
