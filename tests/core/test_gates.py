@@ -163,3 +163,49 @@ def test_job_gate_skips_a_job_whose_module_was_switched_off(sample_ctx, sample_m
     job = db.session.get(Job, skipped.id)
     assert job.status == "skipped"
     assert "not enabled" in job.message
+
+
+def test_always_on_plugins_pass_every_gate(make_app):
+    """A plugin with `optional = False` (like mobile_api) is on for every organisation: routes and jobs."""
+    from flask import Blueprint
+
+    from core.hookspecs import hookimpl
+    from core.jobs import JobSpec
+    from core.plugins import Plugin
+    from tests.factories import Factory
+
+    bp = Blueprint("always_web", __name__)
+
+    @bp.route("/o/<int:org_id>/always/")
+    def page(org_id):
+        return "always here"
+
+    class Always(Plugin):
+        name = "always"
+        optional = False
+
+        @hookimpl
+        def register_blueprints(self, app):
+            return [bp]
+
+        @hookimpl
+        def register_jobs(self):
+            return [JobSpec("always.ping", lambda ctx: {"pong": ctx.org.id}, max_retries=0)]
+
+    app = make_app(plugins=[Always])
+    from tests.conftest import _clean, web_login
+
+    _clean(app)
+    with app.app_context():
+        make = Factory(db.session)
+        fed = make.federation()
+        make.user("always@example.org", role="federation_secretariat", org=fed)
+        client = app.test_client()
+        web_login(client, "always@example.org")
+        assert client.get(f"/o/{fed.id}/always/").get_data(as_text=True) == "always here"
+        runner = app.extensions["federa"].jobs
+        job = runner.enqueue(db.session, "always.ping", org_id=fed.id)
+        db.session.commit()
+        runner.join()
+        db.session.expire_all()
+        assert db.session.get(Job, job.id).status == "done"
