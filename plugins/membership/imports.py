@@ -19,8 +19,6 @@ from typing import IO, Any
 
 import sqlalchemy as sa
 from flask_babel import force_locale
-from openpyxl import load_workbook
-from openpyxl.utils.exceptions import InvalidFileException
 from sqlalchemy.orm import Session
 
 from core import validation
@@ -57,6 +55,9 @@ class Sheet:
 
 
 def read_sheet(file: IO[bytes] | str, sheet: str | None = None) -> Sheet:
+    from openpyxl import load_workbook  # imported here: openpyxl costs ~0.3 s of start-up
+    from openpyxl.utils.exceptions import InvalidFileException
+
     try:
         wb = load_workbook(file, read_only=True, data_only=True)
     except (InvalidFileException, KeyError, OSError, ValueError, Exception) as exc:  # zipfile errors too
