@@ -1,0 +1,14 @@
+"""Permissions of the news module."""
+from __future__ import annotations
+
+from core.permissions import CLUB_ADMIN, CLUB_CONTACT, FEDERATION_SECRETARIAT, Permission
+
+ADMINS = (FEDERATION_SECRETARIAT, CLUB_CONTACT, CLUB_ADMIN)
+
+READ = "news.read"
+WRITE = "news.write"
+
+PERMISSIONS = [
+    Permission(READ, "View news posts and their read counts", default_roles=ADMINS),
+    Permission(WRITE, "Write, publish and delete news posts", default_roles=ADMINS),
+]
