@@ -32,7 +32,7 @@ PGADMIN = $(BIN)/python -c 'import sys, sqlalchemy as sa; \
 	conn = sa.create_engine(sys.argv[1], isolation_level="AUTOCOMMIT").connect(); \
 	[conn.execute(sa.text(sql)) for sql in sys.argv[2:]]' "$(subst postgresql://,postgresql+psycopg://,$(PG))/postgres"
 
-.PHONY: help setup translations demo serve test test-sqlite test-postgres check-migrations test-redis test-e2e \
+.PHONY: help setup translations translations-extract translations-update translations-compile demo serve test test-sqlite test-postgres check-migrations test-redis test-e2e \
 	bench clean
 
 help:
@@ -62,6 +62,18 @@ translations: $(STAMP)
 	done
 
 setup: $(STAMP) translations
+
+# The catalogue: one "messages" domain for core, plugins and the member app (see babel.cfg).
+# Extract after adding UI strings, update the nl/fr/en .po files, translate, compile (make setup compiles too).
+translations-extract: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext \
+		-o core/translations/messages.pot .
+
+translations-update: translations-extract
+	$(BIN)/pybabel update -i core/translations/messages.pot -d core/translations --no-fuzzy-matching \
+		--ignore-obsolete
+
+translations-compile: translations
 
 # --- the demo ---------------------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from flask import Flask, g, jsonify, request
 from flask_babel import Babel
@@ -87,7 +88,8 @@ def create_app(config: dict | None = None, plugins=()) -> Flask:
     state = Federa(plugins=registry, permissions=permissions, settings=settings, api=api)
     app.extensions["federa"] = state
 
-    Babel(app, locale_selector=select_locale, timezone_selector=lambda: "Europe/Brussels")
+    Babel(app, locale_selector=select_locale, timezone_selector=lambda: "Europe/Brussels",
+          default_translation_directories=str(Path(__file__).parent / "translations"))
 
     for owner, blueprint in registry.collect("register_blueprints", app=app):
         _register_blueprint(app, state, owner, blueprint)

@@ -12,6 +12,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
+from flask_babel import gettext
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -145,7 +146,7 @@ class ModuleError(ValueError):
 
 def check_module(registry: PluginRegistry, plugin: str) -> None:
     if plugin not in registry or not registry[plugin].optional:
-        raise ModuleError(f"unknown module {plugin!r}")
+        raise ModuleError(gettext("unknown module %(module)r", module=plugin))
 
 
 def set_override(session: Session, registry: PluginRegistry, org: Organisation, plugin: str,
@@ -173,10 +174,10 @@ def set_override(session: Session, registry: PluginRegistry, org: Organisation, 
 
 def _check_plugins(registry: PluginRegistry, plugins) -> list[str]:
     if not isinstance(plugins, (list, tuple)) or not all(isinstance(p, str) for p in plugins):
-        raise DomainError("a list of module names is expected", field="plugins")
+        raise DomainError(gettext("a list of module names is expected"), field="plugins")
     unknown = [p for p in plugins if p not in registry or not registry[p].optional]
     if unknown:
-        raise DomainError(f"unknown module: {', '.join(unknown)}", field="plugins", unknown=unknown)
+        raise DomainError(gettext("unknown module: %(modules)s", modules=", ".join(unknown)), field="plugins", unknown=unknown)
     return sorted(set(plugins))
 
 
@@ -188,12 +189,12 @@ def create_package(session: Session, registry: PluginRegistry, key: str, name: s
                    description: str | None = None) -> Package:
     key = (key or "").strip()
     if not PACKAGE_KEY_RE.match(key):
-        raise DomainError("a package key is 2-40 lower-case letters, digits, - or _", field="key")
+        raise DomainError(gettext("a package key is 2-40 lower-case letters, digits, - or _"), field="key")
     if not (name or "").strip():
-        raise DomainError("a name is required", field="name")
+        raise DomainError(gettext("a name is required"), field="name")
     plugins = _check_plugins(registry, plugins)
     if session.execute(sa.select(Package.id).where(Package.key == key)).first():
-        raise Conflict(f"a package with key {key!r} already exists", field="key")
+        raise Conflict(gettext("a package with key %(key)r already exists", key=key), field="key")
     package = Package(key=key, name=name.strip(), description=description, plugins=plugins)
     session.add(package)
     session.flush()
@@ -204,13 +205,13 @@ def update_package(session: Session, registry: PluginRegistry, package: Package,
     if "plugins" in fields:
         fields["plugins"] = _check_plugins(registry, fields["plugins"])
     if "name" in fields and not (fields["name"] or "").strip():
-        raise DomainError("a name is required", field="name")
+        raise DomainError(gettext("a name is required"), field="name")
     if "key" in fields and fields["key"] != package.key:
         key = (fields["key"] or "").strip()
         if not PACKAGE_KEY_RE.match(key):
-            raise DomainError("a package key is 2-40 lower-case letters, digits, - or _", field="key")
+            raise DomainError(gettext("a package key is 2-40 lower-case letters, digits, - or _"), field="key")
         if session.execute(sa.select(Package.id).where(Package.key == key)).first():
-            raise Conflict(f"a package with key {key!r} already exists", field="key")
+            raise Conflict(gettext("a package with key %(key)r already exists", key=key), field="key")
         fields["key"] = key
     for key, value in fields.items():
         setattr(package, key, value.strip() if key == "name" else value)
@@ -239,10 +240,10 @@ def subscribe(session: Session, org: Organisation, package_id: int, starts_on: d
               ends_on: dt.date | None = None, include_descendants: bool = False) -> Subscription:
     package = session.get(Package, package_id) if package_id is not None else None
     if package is None:
-        raise DomainError("no such package", field="package_id")
+        raise DomainError(gettext("no such package"), field="package_id")
     starts_on = starts_on or dt.date.today()
     if ends_on is not None and ends_on < starts_on:
-        raise DomainError("the end date lies before the start date", field="ends_on")
+        raise DomainError(gettext("the end date lies before the start date"), field="ends_on")
     sub = Subscription(org_id=org.id, package_id=package.id, starts_on=starts_on, ends_on=ends_on,
                        include_descendants=bool(include_descendants))
     session.add(sub)
@@ -256,7 +257,7 @@ def get_subscription(session: Session, org: Organisation, subscription_id: int) 
         execution_options=UNSCOPED,
     ).scalar_one_or_none()
     if sub is None:
-        raise NotFound("no such subscription")
+        raise NotFound(gettext("no such subscription"))
     return sub
 
 

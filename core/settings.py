@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -81,10 +83,10 @@ def coerce(spec: SettingSpec, value: Any) -> Any:
         elif isinstance(value, str) and value.strip().lower() in ("false", "0", "no", "off"):
             result = False
         else:
-            raise SettingError(spec.key, "expected yes or no (true/false)")
+            raise SettingError(spec.key, gettext("expected yes or no (true/false)"))
     elif spec.type in (int, float):
         if isinstance(value, bool):
-            raise SettingError(spec.key, f"expected a {'whole ' if spec.type is int else ''}number")
+            raise SettingError(spec.key, gettext("expected a whole number") if spec.type is int else gettext("expected a number"))
         try:
             if isinstance(value, str):
                 value = value.strip()
@@ -92,17 +94,17 @@ def coerce(spec: SettingSpec, value: Any) -> Any:
             if spec.type is int and isinstance(value, float) and value != result:
                 raise ValueError
         except (TypeError, ValueError):
-            raise SettingError(spec.key, f"expected a {'whole ' if spec.type is int else ''}number") from None
+            raise SettingError(spec.key, gettext("expected a whole number") if spec.type is int else gettext("expected a number")) from None
         if spec.min_value is not None and result < spec.min_value:
-            raise SettingError(spec.key, f"must be at least {spec.min_value}")
+            raise SettingError(spec.key, gettext("must be at least %(min)s", min=spec.min_value))
         if spec.max_value is not None and result > spec.max_value:
-            raise SettingError(spec.key, f"must be at most {spec.max_value}")
+            raise SettingError(spec.key, gettext("must be at most %(max)s", max=spec.max_value))
     else:
         if not isinstance(value, str):
-            raise SettingError(spec.key, "expected text")
+            raise SettingError(spec.key, gettext("expected text"))
         result = value.strip()
     if spec.choices and result not in spec.choices:
-        raise SettingError(spec.key, "must be one of: " + ", ".join(str(c) for c in spec.choices))
+        raise SettingError(spec.key, gettext("must be one of: %(choices)s", choices=", ".join(str(c) for c in spec.choices)))
     return result
 
 
@@ -159,7 +161,7 @@ def effective_settings(session: Session, registry: SettingRegistry, org: Organis
 def set_setting(session: Session, registry: SettingRegistry, org: Organisation, key: str, value: Any) -> None:
     """Store a value on `org` (None removes it, so the organisation inherits again)."""
     if key not in registry:
-        raise SettingError(key, f"unknown setting {key!r}")
+        raise SettingError(key, gettext("unknown setting %(key)r", key=key))
     spec = registry[key]
     if value is not None:
         value = coerce(spec, value)
@@ -190,7 +192,7 @@ def set_settings(session: Session, registry: SettingRegistry, org: Organisation,
     for key, value in values.items():
         spec = registry[key] if key in registry else None
         if spec is None or (modules is not None and spec.module != "core" and spec.module not in modules):
-            errors[key] = "unknown setting"
+            errors[key] = gettext("unknown setting")
             continue
         if not allowed(spec):
             forbidden.append(spec)
@@ -215,13 +217,14 @@ class SettingErrors(ValueError):
 
 class SettingForbidden(PermissionError):
     def __init__(self, specs: list[SettingSpec]):
-        super().__init__("changing " + ", ".join(s.key for s in specs) + " needs permission "
-                         + ", ".join(sorted({s.write_permission for s in specs})))
+        super().__init__(gettext("changing %(settings)s needs permission %(permissions)s",
+                                 settings=", ".join(s.key for s in specs),
+                                 permissions=", ".join(sorted({s.write_permission for s in specs}))))
         self.specs = specs
 
 
 CORE_SETTINGS = [
-    SettingSpec("core.max_club_admins", "Maximum number of club admins besides the contact person", 5, int,
-                description="Set by the federation; applies to every club below it.",
+    SettingSpec("core.max_club_admins", _l("Maximum number of club admins besides the contact person"), 5, int,
+                description=_l("Set by the federation; applies to every club below it."),
                 min_value=0, max_value=100, write_permission="core.organisation.create"),
 ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+from flask_babel import gettext
 import phonenumbers
 from marshmallow import ValidationError
 from stdnum import bic as stdnum_bic
@@ -25,14 +26,14 @@ def kbo_number(value: str) -> str:
     try:
         compact = stdnum_vat.validate(value)
     except StdnumError:
-        raise ValueError("not a valid KBO number (10 digits, e.g. 0403.170.701)") from None
+        raise ValueError(gettext("not a valid KBO number (10 digits, e.g. 0403.170.701)")) from None
     return compact
 
 
 def v_code(value: str) -> str:
     compact = value.strip().upper()
     if not V_CODE_RE.match(compact):
-        raise ValueError("a V-code is V followed by 7 digits (e.g. V0001234)")
+        raise ValueError(gettext("a V-code is V followed by 7 digits (e.g. V0001234)"))
     return compact
 
 
@@ -40,20 +41,20 @@ def iban(value: str) -> str:
     try:
         return stdnum_iban.validate(value)
     except StdnumError:
-        raise ValueError("not a valid IBAN") from None
+        raise ValueError(gettext("not a valid IBAN")) from None
 
 
 def bic(value: str) -> str:
     try:
         return stdnum_bic.validate(value)
     except StdnumError:
-        raise ValueError("not a valid BIC") from None
+        raise ValueError(gettext("not a valid BIC")) from None
 
 
 def email(value: str) -> str:
     compact = value.strip()
     if not EMAIL_RE.match(compact):
-        raise ValueError("not a valid e-mail address")
+        raise ValueError(gettext("not a valid e-mail address"))
     local, _, domain = compact.rpartition("@")
     return f"{local}@{domain.lower()}"
 
@@ -63,9 +64,9 @@ def phone(value: str) -> str:
     try:
         parsed = phonenumbers.parse(value, "BE")
     except phonenumbers.NumberParseException:
-        raise ValueError("not a valid phone number") from None
+        raise ValueError(gettext("not a valid phone number")) from None
     if not phonenumbers.is_valid_number(parsed):
-        raise ValueError("not a valid phone number")
+        raise ValueError(gettext("not a valid phone number"))
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -76,7 +77,7 @@ def national_number(value: str) -> str:
             return module.validate(value)
         except StdnumError:
             continue
-    raise ValueError("not a valid national register number or BIS number")
+    raise ValueError(gettext("not a valid national register number or BIS number"))
 
 
 def format_national_number(value: str | None) -> str:

@@ -72,6 +72,8 @@ def make_app(database_url, tmp_path_factory):
             # Cheap argon2 in tests (the production default costs ~0.1-0.5 s per hash on this machine).
             "PASSWORD_HASHER": {"time_cost": 1, "memory_cost": 1024, "parallelism": 1},
             "PLUGINS": config.pop("PLUGINS", None),
+            # Behaviour tests read the English source texts; tests/core/test_i18n.py passes the real catalogues.
+            "BABEL_TRANSLATION_DIRECTORIES": str(tmp_path_factory.mktemp("no-translations")),
         }
         settings.update(config)
         app = create_app(settings, plugins=plugins)

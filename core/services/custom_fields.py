@@ -11,6 +11,7 @@ import datetime as dt
 import re
 from typing import Any
 
+from flask_babel import gettext
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -47,29 +48,29 @@ def get_own_field(session: Session, org: Organisation, field_id: int) -> CustomF
     """A field `org` itself defines; fields of other organisations (even ancestors) are not found."""
     field = session.get(CustomField, field_id, execution_options=UNSCOPED)
     if field is None or field.org_id != org.id:
-        raise NotFound("custom field not found")
+        raise NotFound(gettext("custom field not found"))
     return field
 
 
 def _clean_choices(field_type: str, choices) -> list[str]:
     if field_type != "choice":
         if choices:
-            raise DomainError("only choice fields have choices", field="choices")
+            raise DomainError(gettext("only choice fields have choices"), field="choices")
         return []
     if not isinstance(choices, (list, tuple)):
-        raise DomainError("give the choices as a list", field="choices")
+        raise DomainError(gettext("give the choices as a list"), field="choices")
     clean: list[str] = []
     for choice in choices:
         text = str(choice).strip()
         if not text:
             continue
         if len(text) > TEXT_MAX:
-            raise DomainError(f"a choice is at most {TEXT_MAX} characters", field="choices")
+            raise DomainError(gettext("a choice is at most %(count)s characters", count=TEXT_MAX), field="choices")
         if text in clean:
-            raise DomainError(f"the choice {text!r} is listed twice", field="choices")
+            raise DomainError(gettext("the choice %(choice)r is listed twice", choice=text), field="choices")
         clean.append(text)
     if not clean:
-        raise DomainError("a choice field needs at least one choice", field="choices")
+        raise DomainError(gettext("a choice field needs at least one choice"), field="choices")
     return clean
 
 
@@ -77,13 +78,13 @@ def create_field(session: Session, org: Organisation, key: str, label: str, fiel
                  choices=(), required: bool = False, position: int = 0) -> CustomField:
     key = (key or "").strip()
     if not KEY_RE.match(key):
-        raise DomainError("a key is lower-case letters, digits and _ and starts with a letter (at most 60)",
+        raise DomainError(gettext("a key is lower-case letters, digits and _ and starts with a letter (at most 60)"),
                           field="key")
     label = (label or "").strip()
     if not label:
-        raise DomainError("a label is required", field="label")
+        raise DomainError(gettext("a label is required"), field="label")
     if field_type not in CustomField.TYPES:
-        raise DomainError(f"type must be one of {', '.join(CustomField.TYPES)}", field="field_type")
+        raise DomainError(gettext("type must be one of %(types)s", types=", ".join(CustomField.TYPES)), field="field_type")
     clean_choices = _clean_choices(field_type, choices)
     # The key must be unambiguous for every person this field can apply to: not used by an
     # ancestor (whose field applies here too) nor anywhere in the subtree (which this one will cover).
@@ -95,7 +96,7 @@ def create_field(session: Session, org: Organisation, key: str, label: str, fiel
         execution_options=UNSCOPED,
     ).first()
     if clash:
-        raise Conflict("a custom field with this key already applies here or below", field="key")
+        raise Conflict(gettext("a custom field with this key already applies here or below"), field="key")
     field = CustomField(org_id=org.id, key=key, label=label[:255], field_type=field_type, choices=clean_choices,
                         required=bool(required), position=int(position or 0))
     session.add(field)
@@ -109,7 +110,7 @@ def update_field(session: Session, field: CustomField, label: str | None = None,
     if label is not None:
         label = label.strip()
         if not label:
-            raise DomainError("a label is required", field="label")
+            raise DomainError(gettext("a label is required"), field="label")
         field.label = label[:255]
     if choices is not None:
         clean_choices = _clean_choices(field.field_type, choices)
@@ -120,7 +121,8 @@ def update_field(session: Session, field: CustomField, label: str | None = None,
                                                         CustomFieldValue.value.in_(dropped)).limit(1)
             ).scalar()
             if in_use is not None:
-                raise Conflict(f"the choice {in_use!r} is still used by people; change them first", field="choices")
+                raise Conflict(gettext("the choice %(choice)r is still used by people; change them first", choice=in_use),
+                               field="choices")
         field.choices = clean_choices
     if required is not None:
         field.required = bool(required)
@@ -152,24 +154,24 @@ def normalise_value(field: CustomField, raw: Any) -> str | None:
             return "true"
         if word in FALSE_WORDS:
             return "false"
-        raise ValueError("must be yes or no (true/false)")
+        raise ValueError(gettext("must be yes or no (true/false)"))
     if kind == "date":
         if isinstance(raw, dt.date):
             return raw.isoformat()
         try:
             return dt.date.fromisoformat(str(raw).strip()).isoformat()
         except ValueError:
-            raise ValueError("not a valid date (YYYY-MM-DD)") from None
+            raise ValueError(gettext("not a valid date (YYYY-MM-DD)")) from None
     if isinstance(raw, (dict, list)):
-        raise ValueError("must be a single value")
+        raise ValueError(gettext("must be a single value"))
     text = str(raw).strip()
     if kind == "choice":
         if text not in field.choices:
-            raise ValueError(f"must be one of: {', '.join(field.choices)}")
+            raise ValueError(gettext("must be one of: %(choices)s", choices=", ".join(field.choices)))
         return text
     limit = MEMO_MAX if kind == "memo" else TEXT_MAX
     if len(text) > limit:
-        raise ValueError(f"at most {limit} characters")
+        raise ValueError(gettext("at most %(count)s characters", count=limit))
     return text
 
 
@@ -197,7 +199,7 @@ def validate_values(fields: dict[str, CustomField], values: dict | None,
     for key, raw in values.items():
         field = fields.get(key)
         if field is None:
-            errors[f"custom_fields.{key}"] = "unknown custom field"
+            errors[f"custom_fields.{key}"] = gettext("unknown custom field")
             continue
         try:
             clean[key] = normalise_value(field, raw)
@@ -207,7 +209,7 @@ def validate_values(fields: dict[str, CustomField], values: dict | None,
         if not field.required or f"custom_fields.{key}" in errors:
             continue
         if (creating or key in clean) and clean.get(key) is None:
-            errors[f"custom_fields.{key}"] = "this field is required"
+            errors[f"custom_fields.{key}"] = gettext("this field is required")
     return clean, errors
 
 
@@ -264,7 +266,7 @@ def filter_condition(field: CustomField, raw: Any):
     Raises ValueError for a value the field can never hold."""
     value = normalise_value(field, raw)
     if value is None:
-        raise ValueError("give a value to filter on")
+        raise ValueError(gettext("give a value to filter on"))
     cfv = CustomFieldValue.__table__
     if field.field_type in ("text", "memo"):
         escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
+from flask_babel import gettext
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -33,14 +34,14 @@ def website(value: str) -> str:
         compact = "https://" + compact
     parts = urlsplit(compact)
     if parts.scheme not in ("http", "https") or "." not in parts.netloc or " " in compact:
-        raise ValueError("not a valid web address")
+        raise ValueError(gettext("not a valid web address"))
     return compact
 
 
 def country(value: str) -> str:
     compact = value.strip().upper()
     if not COUNTRY_RE.match(compact):
-        raise ValueError("a country is a two-letter code (e.g. BE)")
+        raise ValueError(gettext("a country is a two-letter code (e.g. BE)"))
     return compact
 
 
@@ -62,12 +63,12 @@ def normalise_fields(fields: dict, current_country: str | None = None) -> dict:
     clean: dict = {}
     for key, value in fields.items():
         if key not in EDITABLE:
-            errors[key] = "unknown field"
+            errors[key] = gettext("unknown field")
             continue
         if isinstance(value, str):
             value = value.strip() or None
         if value is not None and not isinstance(value, str):
-            errors[key] = "must be text"
+            errors[key] = gettext("must be text")
             continue
         if value is not None and key in NORMALISERS:
             try:
@@ -76,18 +77,18 @@ def normalise_fields(fields: dict, current_country: str | None = None) -> dict:
                 errors[key] = str(exc)
                 continue
         if value is not None and len(value) > MAX_LENGTHS.get(key, 255):
-            errors[key] = f"at most {MAX_LENGTHS.get(key, 255)} characters"
+            errors[key] = gettext("at most %(count)s characters", count=MAX_LENGTHS.get(key, 255))
             continue
         clean[key] = value
     if "name" in fields and not clean.get("name") and "name" not in errors:
-        errors["name"] = "a name is required"
+        errors["name"] = gettext("a name is required")
     if "country" in clean and clean["country"] is None:
         clean["country"] = "BE"
     if clean.get("postal_code") and (clean.get("country") or current_country or "BE") == "BE" \
             and not BE_POSTAL_CODE_RE.match(clean["postal_code"]):
-        errors["postal_code"] = "a Belgian postal code has 4 digits"
+        errors["postal_code"] = gettext("a Belgian postal code has 4 digits")
     if errors:
-        raise DomainError("invalid organisation data", errors=errors)
+        raise DomainError(gettext("invalid organisation data"), errors=errors)
     return clean
 
 
@@ -101,12 +102,12 @@ def list_kinds(session: Session) -> list[OrganisationKind]:
 def create_kind(session: Session, key: str, labels: dict[str, str], position: int | None = None) -> OrganisationKind:
     key = (key or "").strip()
     if not KIND_KEY_RE.match(key):
-        raise DomainError("a kind key is 2-40 lower-case letters, digits or _", field="key")
+        raise DomainError(gettext("a kind key is 2-40 lower-case letters, digits or _"), field="key")
     if session.get(OrganisationKind, key) is not None:
-        raise Conflict(f"organisation kind {key!r} already exists", field="key")
+        raise Conflict(gettext("organisation kind %(key)r already exists", key=key), field="key")
     labels = {lang: text.strip() for lang, text in (labels or {}).items() if text and text.strip()}
     if not labels.get("nl"):
-        raise DomainError("a Dutch label is required", field="labels")
+        raise DomainError(gettext("a Dutch label is required"), field="labels")
     if position is None:
         position = (session.scalar(sa.select(sa.func.max(OrganisationKind.position))) or 0) + 10
     kind = OrganisationKind(key=key, labels=labels, position=position)
@@ -117,7 +118,7 @@ def create_kind(session: Session, key: str, labels: dict[str, str], position: in
 
 def _check_kind(session: Session, kind: str) -> None:
     if not kind or session.get(OrganisationKind, kind) is None:
-        raise DomainError(f"unknown organisation kind {kind!r}", field="kind")
+        raise DomainError(gettext("unknown organisation kind %(kind)r", kind=kind), field="kind")
 
 
 # --- the tree ---------------------------------------------------------------------------------
@@ -139,7 +140,7 @@ def create_organisation(session: Session, name: str, kind: str, parent: Organisa
     except DomainError as exc:
         errors.update(exc.details["errors"])
     if errors:
-        raise DomainError("invalid organisation data", errors=errors)
+        raise DomainError(gettext("invalid organisation data"), errors=errors)
     org = Organisation(kind=kind, parent=parent, **clean)
     session.add(org)
     session.flush()  # id is needed for the path
@@ -163,7 +164,7 @@ def update_organisation(session: Session, org: Organisation, **fields) -> Organi
     except DomainError as exc:
         errors.update(exc.details["errors"])
     if errors:
-        raise DomainError("invalid organisation data", errors=errors)
+        raise DomainError(gettext("invalid organisation data"), errors=errors)
     if kind is not None:
         org.kind = kind
     for key, value in clean.items():
@@ -175,7 +176,7 @@ def update_organisation(session: Session, org: Organisation, **fields) -> Organi
 def move_organisation(session: Session, org: Organisation, new_parent: Organisation | None) -> Organisation:
     """Re-parent `org` with its subtree; refuses to make an organisation its own ancestor."""
     if new_parent is not None and new_parent.path.startswith(org.path):
-        raise Conflict("an organisation cannot be moved below itself or one of its descendants",
+        raise Conflict(gettext("an organisation cannot be moved below itself or one of its descendants"),
                        field="parent_id")
     old_path = org.path
     new_path = (new_parent.path if new_parent else "/") + f"{org.id}/"
@@ -207,12 +208,13 @@ def delete_organisation(session: Session, org: Organisation) -> None:
 
     Its own configuration (settings, subscriptions, overrides, roles and assignments on it) goes with it."""
     if session.scalar(sa.select(sa.func.count()).where(Organisation.parent_id == org.id)):
-        raise Conflict("this organisation has organisations below it; move or delete those first")
+        raise Conflict(gettext("this organisation has organisations below it; move or delete those first"))
     people = session.scalar(
         sa.select(sa.func.count()).select_from(PersonOrganisation).where(PersonOrganisation.org_id == org.id),
         execution_options={"federa_unscoped": True})
     if people:
-        raise Conflict(f"{people} people are linked to this organisation; remove those links first", people=people)
+        raise Conflict(gettext("%(num)s people are linked to this organisation; remove those links first",
+                               num=people), people=people)
     blocking = []
     for table, column in _referencing_tables(Organisation.__table__):
         if table.name == "person_organisation":
@@ -220,7 +222,8 @@ def delete_organisation(session: Session, org: Organisation) -> None:
         if session.execute(sa.select(sa.literal(1)).select_from(table).where(column == org.id).limit(1)).first():
             blocking.append(table.name)
     if blocking:
-        raise Conflict("modules still keep data of this organisation: " + ", ".join(sorted(set(blocking))),
+        raise Conflict(gettext("modules still keep data of this organisation: %(tables)s",
+                               tables=", ".join(sorted(set(blocking)))),
                        tables=sorted(set(blocking)))
     session.delete(org)
     session.flush()
@@ -229,7 +232,7 @@ def delete_organisation(session: Session, org: Organisation) -> None:
 def get_organisation(session: Session, org_id: int | None) -> Organisation:
     org = session.get(Organisation, org_id) if org_id is not None else None
     if org is None:
-        raise NotFound("no such organisation", field="parent_id")
+        raise NotFound(gettext("no such organisation"), field="parent_id")
     return org
 
 

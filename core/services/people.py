@@ -321,13 +321,13 @@ def create_person(session: Session, org: Organisation, data: dict, confirm_dupli
     if clean.get("national_number"):
         existing = find_by_national_number(session, clean["national_number"])
         if existing is not None:
-            raise Conflict("a person with this national number already exists; link them to this organisation "
-                           "instead", field="national_number", existing_person_id=existing.id)
+            raise Conflict(gettext("a person with this national number already exists; link them to this organisation "
+                                   "instead"), field="national_number", existing_person_id=existing.id)
     if not confirm_duplicate:
         duplicates = probable_duplicates(session, clean["first_name"], clean["last_name"], clean.get("birth_date"))
         if duplicates:
-            raise Conflict("a person with the same name and birth date already exists; confirm to create "
-                           "another one", field="confirm_duplicate", existing_person_id=duplicates[0].id,
+            raise Conflict(gettext("a person with the same name and birth date already exists; confirm to create "
+                                   "another one"), field="confirm_duplicate", existing_person_id=duplicates[0].id,
                            existing_person_name=duplicates[0].full_name)
     person = Person(**clean)
     session.add(person)
@@ -486,7 +486,7 @@ def people_query(session: Session, org: Organisation, *, q: str | None = None, g
         for key, value in custom.items():
             field = fields.get(key)
             if field is None:
-                errors[f"cf.{key}"] = "unknown custom field"
+                errors[f"cf.{key}"] = gettext("unknown custom field")
                 continue
             try:
                 query = query.where(cf.filter_condition(field, value))
