@@ -15,11 +15,9 @@ from marshmallow import validate
 from core import modules as service
 from core.access import current_access
 from core.api import ApiBlueprint, error
-from core.api.orgs_api import domain_error
 from core.db import db
 from core.gates import authenticated_endpoint, platform_admin_endpoint
 from core.models import Organisation, Package
-from core.services import DomainError
 
 blp = ApiBlueprint("modules", __name__, url_prefix="/api/v1",
                    description="Packages, subscriptions and the modules enabled per organisation")
@@ -136,11 +134,7 @@ class Packages(MethodView):
     @blp.alt_response(409, description="The key exists already")
     def post(self, data):
         """Create a package (platform admins)."""
-        try:
-            package = service.create_package(db.session, _plugins(), **data)
-        except DomainError as exc:
-            db.session.rollback()
-            domain_error(exc)
+        package = service.create_package(db.session, _plugins(), **data)
         db.session.commit()
         return package
 
@@ -164,11 +158,7 @@ class PackageResource(MethodView):
         """Change a package (platform admins); needs `If-Match`. Organisations subscribed get the new set."""
         package = _package(package_id)
         blp.check_etag(PackageSchema().dump(package))
-        try:
-            service.update_package(db.session, _plugins(), package, **data)
-        except DomainError as exc:
-            db.session.rollback()
-            domain_error(exc)
+        service.update_package(db.session, _plugins(), package, **data)
         db.session.commit()
         blp.set_etag(PackageSchema().dump(package))
         return package
@@ -189,11 +179,7 @@ class Subscriptions(MethodView):
     @blp.response(201, SubscriptionSchema)
     def post(self, data, org_id):
         """Subscribe this organisation (and, with `include_descendants`, its subtree) to a package."""
-        try:
-            sub = service.subscribe(db.session, g.org, **data)
-        except DomainError as exc:
-            db.session.rollback()
-            domain_error(exc)
+        sub = service.subscribe(db.session, g.org, **data)
         db.session.commit()
         _forget_enabled_modules()
         return sub
@@ -205,12 +191,8 @@ class SubscriptionResource(MethodView):
     @blp.response(204)
     def delete(self, org_id, subscription_id):
         """End a subscription today (it stays on record); one that has not started yet is removed."""
-        try:
-            sub = service.get_subscription(db.session, g.org, subscription_id)
-            service.end_subscription(db.session, sub)
-        except DomainError as exc:
-            db.session.rollback()
-            domain_error(exc)
+        sub = service.get_subscription(db.session, g.org, subscription_id)
+        service.end_subscription(db.session, sub)
         db.session.commit()
         _forget_enabled_modules()
 

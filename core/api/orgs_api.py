@@ -6,7 +6,7 @@ Updates need `If-Match` with the ETag of the last GET (428 without, 412 when sta
 from __future__ import annotations
 
 import marshmallow as ma
-from flask import current_app, g, request
+from flask import current_app, g
 from flask.views import MethodView
 from marshmallow import validate
 
@@ -16,26 +16,12 @@ from core.api import ApiBlueprint, PageArgs, error, page_schema, paginate
 from core.db import db
 from core.gates import active_modules, authenticated_endpoint, enabled_modules, platform_admin_endpoint
 from core.models import Organisation
-from core.services import DomainError
 from core.services import organisations as service
 from core.settings import SettingErrors, SettingForbidden, effective_settings, set_settings
 
 blp = ApiBlueprint("orgs", __name__, url_prefix="/api/v1", description="Organisations, their kinds and settings")
 
 SEE_BANK_ACCOUNT = "core.people.national_number"
-
-
-def domain_error(exc: DomainError):
-    """Answer a refused change: its status, message, field errors and details."""
-    from flask_smorest import abort
-
-    fields = dict(exc.details.get("errors") or {})
-    if exc.field and exc.field not in fields:
-        fields[exc.field] = exc.message
-    kwargs = {"message": exc.message, **{k: v for k, v in exc.details.items() if k != "errors"}}
-    if fields:
-        kwargs["errors"] = {"json": {k: v if isinstance(v, list) else [v] for k, v in fields.items()}}
-    abort(exc.status, **kwargs)
 
 
 # --- schemas ----------------------------------------------------------------------------------
@@ -240,11 +226,7 @@ class Organisations(MethodView):
         if not _may_create_below(parent):
             error(403, "only a platform admin creates a root organisation" if parent is None
                   else "permission core.organisation.create required on the parent organisation")
-        try:
-            org = service.create_organisation(db.session, parent=parent, **data)
-        except DomainError as exc:
-            db.session.rollback()
-            domain_error(exc)
+        org = service.create_organisation(db.session, parent=parent, **data)
         db.session.commit()
         _show_iban_of([org])
         blp.set_etag(_etag_data(org))
@@ -270,11 +252,7 @@ class OrganisationResource(MethodView):
         """Change fields; needs `If-Match`. Move with `POST .../move`."""
         org = g.org
         blp.check_etag(_etag_data(org))
-        try:
-            service.update_organisation(db.session, org, **data)
-        except DomainError as exc:
-            db.session.rollback()
-            domain_error(exc)
+        service.update_organisation(db.session, org, **data)
         db.session.commit()
         _show_iban_of([org])
         blp.set_etag(_etag_data(org))
@@ -289,11 +267,7 @@ class OrganisationResource(MethodView):
         parent = org.parent
         if not _may_create_below(parent):
             error(403, "permission core.organisation.create required on the parent organisation")
-        try:
-            service.delete_organisation(db.session, org)
-        except DomainError as exc:
-            db.session.rollback()
-            domain_error(exc)
+        service.delete_organisation(db.session, org)
         db.session.commit()
 
 
@@ -310,11 +284,7 @@ class MoveOrganisation(MethodView):
         if not _may_create_below(org.parent) or not _may_create_below(target):
             error(403, "moving needs permission core.organisation.create on the old and the new parent "
                        "(a root: platform admin)")
-        try:
-            service.move_organisation(db.session, org, target)
-        except DomainError as exc:
-            db.session.rollback()
-            domain_error(exc)
+        service.move_organisation(db.session, org, target)
         db.session.commit()
         _forget_enabled_modules()  # what ancestors grant has changed
         _show_iban_of([org])
@@ -351,11 +321,7 @@ class Kinds(MethodView):
     @blp.alt_response(409, description="The key exists already")
     def post(self, data):
         """Add a kind (platform admins)."""
-        try:
-            kind = service.create_kind(db.session, data["key"], data["labels"], data["position"])
-        except DomainError as exc:
-            db.session.rollback()
-            domain_error(exc)
+        kind = service.create_kind(db.session, data["key"], data["labels"], data["position"])
         db.session.commit()
         return kind
 

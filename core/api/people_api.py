@@ -21,18 +21,12 @@ from core.api import ApiBlueprint, PageArgs, page_schema
 from core.db import db
 from core.gates import enabled_modules, federa
 from core.models import Organisation, Person, User
-from core.services import DomainError, NotFound
+from core.services import NotFound
 from core.services import custom_fields as cf
 from core.services import people
 
 blp = ApiBlueprint("people", __name__, url_prefix="/api/v1",
                    description="People of an organisation, duplicates and merging, custom fields")
-
-
-def fail(exc: DomainError):
-    """Answer a refused change. Views can simply let `DomainError` propagate (the app's handler turns it
-    into the JSON error); kept because plugins call it."""
-    raise exc
 
 
 def _visible_person(person_id: int) -> Person:

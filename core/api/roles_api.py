@@ -12,7 +12,7 @@ from flask.views import MethodView
 from marshmallow import validate
 
 from core.access import current_access
-from core.api import ApiBlueprint, PageArgs, error, page_schema, paginate
+from core.api import ApiBlueprint, PageArgs, page_schema, paginate
 from core.db import db
 from core.gates import authenticated_endpoint
 from core.models import Organisation, RoleAssignment
@@ -26,16 +26,6 @@ blp = ApiBlueprint("roles", __name__, url_prefix="/api/v1",
 
 def _registry():
     return current_app.extensions["federa"].permissions
-
-
-def fail(exc: DomainError):
-    """Turn a domain refusal into the JSON error (status from the exception, field errors when known)."""
-    fields = {}
-    if exc.details.get("errors"):
-        fields.update(exc.details["errors"])
-    elif exc.field:
-        fields[exc.field] = exc.message
-    error(exc.status, exc.message, **fields)
 
 
 def granter_on(org: Organisation) -> users.Granter:
@@ -177,10 +167,7 @@ class PermissionsResource(MethodView):
 # --- roles ------------------------------------------------------------------------------------------
 
 def _role(role_id: int):
-    try:
-        return users.role_for_org(db.session, g.org, role_id)
-    except DomainError as exc:
-        fail(exc)
+    return users.role_for_org(db.session, g.org, role_id)
 
 
 @blp.route("/orgs/<int:org_id>/roles")
@@ -199,13 +186,9 @@ class RolesResource(MethodView):
     def post(self, data, org_id):
         """Make a custom role, by module level (`modules`) or as a list of `permissions`."""
         registry = _registry()
-        try:
-            permissions = users.permissions_from_input(registry, data.get("modules"), data.get("permissions"))
-            role = users.create_custom_role(db.session, g.org, data["name"], permissions, registry,
-                                            description=data.get("description"), granter=granter_on(g.org))
-        except DomainError as exc:
-            db.session.rollback()
-            fail(exc)
+        permissions = users.permissions_from_input(registry, data.get("modules"), data.get("permissions"))
+        role = users.create_custom_role(db.session, g.org, data["name"], permissions, registry,
+                                        description=data.get("description"), granter=granter_on(g.org))
         db.session.commit()
         return role
 
@@ -229,16 +212,12 @@ class RoleResource(MethodView):
         role = _role(role_id)
         blp.check_etag(role, RoleSchema)
         registry = _registry()
-        try:
-            permissions = None
-            if "modules" in data or "permissions" in data:
-                permissions = users.permissions_from_input(registry, data.get("modules"), data.get("permissions"))
-            users.update_custom_role(db.session, g.org, role, registry, name=data.get("name"),
-                                     description=(data["description"] or "") if "description" in data else None,
-                                     permissions=permissions, granter=granter_on(g.org))
-        except DomainError as exc:
-            db.session.rollback()
-            fail(exc)
+        permissions = None
+        if "modules" in data or "permissions" in data:
+            permissions = users.permissions_from_input(registry, data.get("modules"), data.get("permissions"))
+        users.update_custom_role(db.session, g.org, role, registry, name=data.get("name"),
+                                 description=(data["description"] or "") if "description" in data else None,
+                                 permissions=permissions, granter=granter_on(g.org))
         db.session.commit()
         return role
 
@@ -248,11 +227,7 @@ class RoleResource(MethodView):
     def delete(self, org_id, role_id):
         """Delete a custom role of this organisation that nobody holds any more."""
         role = _role(role_id)
-        try:
-            users.delete_custom_role(db.session, g.org, role)
-        except DomainError as exc:
-            db.session.rollback()
-            fail(exc)
+        users.delete_custom_role(db.session, g.org, role)
         db.session.commit()
 
 
@@ -266,11 +241,8 @@ class AssignmentsResource(MethodView):
     def get(self, args, org_id):
         """Who holds which role on this organisation and the organisations below it."""
         role = None
-        try:
-            if "role_id" in args or "role" in args:
-                role = users.resolve_role(db.session, g.org, args.get("role_id"), args.get("role"))
-        except DomainError as exc:
-            fail(exc)
+        if "role_id" in args or "role" in args:
+            role = users.resolve_role(db.session, g.org, args.get("role_id"), args.get("role"))
         query = users.filter_assignments(users.assignments_query(g.org), role=role,
                                          target_org_id=args.get("org_id"), q=args.get("q"))
         return paginate(db.session, query, args["page"], args["page_size"])
@@ -285,29 +257,22 @@ class AssignmentsResource(MethodView):
         A person without a login gets one for `email` (default: the person's address) and an invitation e-mail."""
         session = db.session
         target = g.org
-        try:
-            if data.get("org_id") is not None and data["org_id"] != g.org.id:
-                target = session.get(Organisation, data["org_id"])
-                if target is None or not users.in_subtree(g.org, target):
-                    raise DomainError("this organisation is not in your organisation's subtree", field="org_id")
-            role = users.resolve_role(session, g.org, data.get("role_id"), data.get("role"))
-            assignment, invited = users.grant_role(
-                session, g.org, _registry(), role=role, target_org=target, user_id=data.get("user_id"),
-                person_id=data.get("person_id"), email=data.get("email"), granter=granter_on(target),
-                inviter_name=g.user.person.full_name)
-        except DomainError as exc:
-            session.rollback()
-            fail(exc)
+        if data.get("org_id") is not None and data["org_id"] != g.org.id:
+            target = session.get(Organisation, data["org_id"])
+            if target is None or not users.in_subtree(g.org, target):
+                raise DomainError("this organisation is not in your organisation's subtree", field="org_id")
+        role = users.resolve_role(session, g.org, data.get("role_id"), data.get("role"))
+        assignment, invited = users.grant_role(
+            session, g.org, _registry(), role=role, target_org=target, user_id=data.get("user_id"),
+            person_id=data.get("person_id"), email=data.get("email"), granter=granter_on(target),
+            inviter_name=g.user.person.full_name)
         session.commit()
         assignment.invited = invited
         return assignment
 
 
 def _assignment(assignment_id: int) -> RoleAssignment:
-    try:
-        return users.assignment_in(db.session, g.org, assignment_id)
-    except DomainError as exc:
-        fail(exc)
+    return users.assignment_in(db.session, g.org, assignment_id)
 
 
 @blp.route("/orgs/<int:org_id>/assignments/<int:assignment_id>")
@@ -323,10 +288,6 @@ class AssignmentResource(MethodView):
     def delete(self, org_id, assignment_id):
         """Take a role away again."""
         assignment = _assignment(assignment_id)
-        try:
-            users.revoke_assignment(db.session, g.org, assignment, _registry(),
-                                    granter=granter_on(assignment.organisation))
-        except DomainError as exc:
-            db.session.rollback()
-            fail(exc)
+        users.revoke_assignment(db.session, g.org, assignment, _registry(),
+                                granter=granter_on(assignment.organisation))
         db.session.commit()

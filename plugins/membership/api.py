@@ -15,7 +15,6 @@ from flask.views import MethodView
 from core import audit
 from core.access import current_access
 from core.api import ApiBlueprint, error
-from core.api.people_api import fail
 from core.db import db
 from core.gates import is_enabled, load_org
 from core.jobs import job_runner
@@ -30,13 +29,6 @@ from plugins.membership.models import Membership
 
 blp = ApiBlueprint("membership_api", __name__, url_prefix="/api/v1/orgs/<int:org_id>/membership",
                    description="Membership: seasons, types, members, bulk actions, import and export")
-
-
-def _call(fn, *args, **kwargs):
-    try:
-        return fn(*args, **kwargs)
-    except DomainError as exc:
-        fail(exc)
 
 
 def see_identifiers(org: Organisation) -> bool:
@@ -97,7 +89,7 @@ class Seasons(MethodView):
     @blp.response(201, s.SeasonSchema)
     def post(self, data, org_id):
         """Add a season (only on a federation); seasons may not overlap."""
-        season = _call(services.create_season, db.session, g.org, data)
+        season = services.create_season(db.session, g.org, data)
         db.session.commit()
         return season_payload(season)
 
@@ -108,7 +100,7 @@ class SeasonResource(MethodView):
     @blp.etag
     @blp.response(200, s.SeasonSchema)
     def get(self, org_id, season_id):
-        return season_payload(_call(services.get_season, db.session, g.org, season_id))
+        return season_payload(services.get_season(db.session, g.org, season_id))
 
     @blp.requires(perms.SEASONS_WRITE)
     @blp.etag
@@ -116,17 +108,17 @@ class SeasonResource(MethodView):
     @blp.response(200, s.SeasonSchema)
     def patch(self, data, org_id, season_id):
         """Change a season of this federation (send `If-Match`)."""
-        season = _call(services.get_season, db.session, g.org, season_id)
+        season = services.get_season(db.session, g.org, season_id)
         blp.check_etag(season_payload(season), s.SeasonSchema)
-        _call(services.update_season, db.session, g.org, season, data)
+        services.update_season(db.session, g.org, season, data)
         db.session.commit()
         return season_payload(season)
 
     @blp.requires(perms.SEASONS_WRITE)
     @blp.response(204)
     def delete(self, org_id, season_id):
-        season = _call(services.get_season, db.session, g.org, season_id)
-        _call(services.delete_season, db.session, g.org, season)
+        season = services.get_season(db.session, g.org, season_id)
+        services.delete_season(db.session, g.org, season)
         db.session.commit()
 
 
@@ -145,7 +137,7 @@ class Types(MethodView):
     @blp.response(201, s.TypeSchema)
     def post(self, data, org_id):
         """Define a type; on a federation it applies in all its clubs."""
-        created = _call(services.create_type, db.session, g.org, data)
+        created = services.create_type(db.session, g.org, data)
         db.session.commit()
         return type_payload(created, g.org)
 
@@ -159,7 +151,7 @@ class TypeResource(MethodView):
         for t in services.applicable_types(db.session, g.org):
             if t.id == type_id:
                 return type_payload(t, g.org)
-        fail(NotFound("membership type not found"))
+        raise NotFound("membership type not found")
 
     @blp.requires(perms.TYPES_WRITE)
     @blp.etag
@@ -167,9 +159,9 @@ class TypeResource(MethodView):
     @blp.response(200, s.TypeSchema)
     def patch(self, data, org_id, type_id):
         """Change a type this organisation defines (send `If-Match`)."""
-        mtype = _call(services.own_type, db.session, g.org, type_id)
+        mtype = services.own_type(db.session, g.org, type_id)
         blp.check_etag(type_payload(mtype, g.org), s.TypeSchema)
-        _call(services.update_type, db.session, g.org, mtype, data)
+        services.update_type(db.session, g.org, mtype, data)
         db.session.commit()
         return type_payload(mtype, g.org)
 
@@ -177,8 +169,8 @@ class TypeResource(MethodView):
     @blp.response(204)
     @blp.alt_response(409, description="Memberships of this type exist")
     def delete(self, org_id, type_id):
-        mtype = _call(services.own_type, db.session, g.org, type_id)
-        _call(services.delete_type, db.session, mtype)
+        mtype = services.own_type(db.session, g.org, type_id)
+        services.delete_type(db.session, mtype)
         db.session.commit()
 
 
@@ -192,7 +184,7 @@ class Members(MethodView):
     def get(self, args, org_id):
         """Memberships in this organisation (a federation or region lists all clubs below), filtered and
         paginated; `status` defaults to current (active and pending)."""
-        mq = _call(services.members_query, db.session, g.org, _list_filters())
+        mq = services.members_query(db.session, g.org, _list_filters())
         page = services.member_page(db.session, mq, args["page"], args["page_size"])
         page["items"] = [membership_payload(row.Membership, row.club_name, row.type_name, row.Person)
                          for row in page["items"]]
@@ -210,7 +202,7 @@ class MembersExcel(MethodView):
 
 
 def excel_response(org: Organisation, filters: dict) -> Response:
-    mq = _call(services.members_query, db.session, org, filters)
+    mq = services.members_query(db.session, org, filters)
     path = exports.temp_path(current_app.config["DATA_DIR"], ".xlsx")
     count = exports.write_xlsx(db.session, org, mq, path, see_identifiers(org))
     services.record_export(db.session, org, "excel", count, mq.filters)
@@ -230,7 +222,7 @@ class Member(MethodView):
     @blp.response(200, s.MemberPersonSchema)
     def get(self, org_id, person_id):
         """A member's name and birth date (the ETag is needed to correct them)."""
-        person = _call(services.member_person, db.session, g.org, person_id)
+        person = services.member_person(db.session, g.org, person_id)
         audit.record_view(db.session, person.id)
         db.session.commit()
         return person
@@ -241,9 +233,9 @@ class Member(MethodView):
     @blp.response(200, s.MemberPersonSchema)
     def patch(self, data, org_id, person_id):
         """Correct the name, first name or birth date of a member (send `If-Match`)."""
-        person = _call(services.member_person, db.session, g.org, person_id)
+        person = services.member_person(db.session, g.org, person_id)
         blp.check_etag(person, s.MemberPersonSchema)
-        _call(services.correct_person, db.session, g.org, person, data)
+        services.correct_person(db.session, g.org, person, data)
         db.session.commit()
         return person
 
@@ -251,7 +243,7 @@ class Member(MethodView):
 # --- memberships -------------------------------------------------------------------------------------------
 
 def _membership(membership_id: int) -> Membership:
-    return _call(services.get_membership, db.session, g.org, membership_id)
+    return services.get_membership(db.session, g.org, membership_id)
 
 
 @blp.route("/memberships")
@@ -263,13 +255,13 @@ class Memberships(MethodView):
     def post(self, data, org_id):
         """Start a membership in this organisation, for a person of it (`person_id`) or a new `person`."""
         if data.get("person_id") is not None:
-            person = _call(people.visible_person, db.session, g.org, data["person_id"])
+            person = people.visible_person(db.session, g.org, data["person_id"])
         elif data.get("person"):
-            person = _call(people.create_person, db.session, g.org, data["person"],
+            person = people.create_person(db.session, g.org, data["person"],
                            confirm_duplicate=data.get("confirm_duplicate", False))
         else:
             error(422, "give person_id or person", person_id="give person_id or person")
-        m = _call(services.add_membership, db.session, g.org, person, data)
+        m = services.add_membership(db.session, g.org, person, data)
         db.session.commit()
         return membership_payload(m)
 
@@ -290,7 +282,7 @@ class MembershipResource(MethodView):
         """Change type, dates, status, end reason or bank account (send `If-Match`)."""
         m = _membership(membership_id)
         blp.check_etag(membership_payload(m), s.MembershipSchema)
-        _call(services.update_membership, db.session, g.org, m, data)
+        services.update_membership(db.session, g.org, m, data)
         db.session.commit()
         return membership_payload(m)
 
@@ -306,8 +298,8 @@ class EndMemberships(MethodView):
         """End the checked memberships (`membership_ids`) on `end_date` for `reason`, all or nothing; or,
         with `filter`, every result of that member-list filter in a job (send an `Idempotency-Key`)."""
         if data.get("filter") is not None:
-            _call(services.members_query, db.session, g.org, data["filter"])
-            _call(services._clean_end, data["end_date"], data["reason"])
+            services.members_query(db.session, g.org, data["filter"])
+            services._clean_end(data["end_date"], data["reason"])
             job = job_runner().enqueue(
                 db.session, "membership.end_memberships", org_id=g.org.id, title="End memberships",
                 idempotency_key=_idempotency_key("membership.end"), created_by_id=g.user.id,
@@ -318,7 +310,7 @@ class EndMemberships(MethodView):
             response = jsonify(s.JobRefSchema().dump(_job_ref(job)))
             response.status_code = 202
             return response
-        result = _call(services.end_memberships, db.session, g.org, data.get("membership_ids") or [],
+        result = services.end_memberships(db.session, g.org, data.get("membership_ids") or [],
                        data["end_date"], data["reason"])
         db.session.commit()
         return result.as_dict("ended")
@@ -331,7 +323,7 @@ class ChangeType(MethodView):
     @blp.response(200, s.BulkResultSchema)
     def post(self, data, org_id):
         """Give the checked memberships another type, all or nothing."""
-        result = _call(services.change_type, db.session, g.org, data["membership_ids"], data["type_id"])
+        result = services.change_type(db.session, g.org, data["membership_ids"], data["type_id"])
         db.session.commit()
         return result.as_dict("changed")
 
@@ -348,12 +340,12 @@ class Transfer(MethodView):
         target = db.session.get(Organisation, data["to_org_id"])
         access = current_access()
         if target is None or not access.can_see(target):
-            fail(NotFound("no such club", field="to_org_id"))
+            raise NotFound("no such club", field="to_org_id")
         if not is_enabled(target, "membership"):
-            fail(DomainError("the membership module is not enabled for that club", field="to_org_id"))
+            raise DomainError("the membership module is not enabled for that club", field="to_org_id")
         if not access.has(perms.WRITE, target):
             error(403, "you cannot add members to that club", to_org_id="you cannot add members to that club")
-        created = _call(services.transfer, db.session, g.org, m, target, data["date"], data.get("type_id"))
+        created = services.transfer(db.session, g.org, m, target, data["date"], data.get("type_id"))
         db.session.commit()
         return membership_payload(created)
 
@@ -366,7 +358,7 @@ class Emails(MethodView):
     def post(self, data, org_id):
         """Send an e-mail to every person of the selection (checked `membership_ids` or a `filter`), as a job."""
         filters = data.get("filter") or {}
-        _call(services.members_query, db.session, g.org, filters)
+        services.members_query(db.session, g.org, filters)
         if not data.get("membership_ids") and data.get("filter") is None:
             error(422, "select members or give a filter", membership_ids="select members or give a filter")
         job = job_runner().enqueue(
@@ -400,7 +392,7 @@ class Imports(MethodView):
                     raise ValueError
             except ValueError:
                 error(422, "mapping must be a JSON object", mapping='give {"header": "field"}')
-        summary = _call(imports.run_import, db.session, g.org, files["file"].stream, mapping=mapping,
+        summary = imports.run_import(db.session, g.org, files["file"].stream, mapping=mapping,
                         sheet=form.get("sheet"), dry_run=form.get("dry_run", False), user_id=g.user.id)
         if summary.dry_run:
             db.session.rollback()
@@ -423,7 +415,7 @@ class SavedFilters(MethodView):
     @blp.response(201, s.SavedFilterSchema)
     def post(self, data, org_id):
         """Save a member-list filter under a name (the same name replaces it)."""
-        saved = _call(services.save_filter, db.session, g.org, data["name"], data["query"], g.user.id)
+        saved = services.save_filter(db.session, g.org, data["name"], data["query"], g.user.id)
         db.session.commit()
         return saved
 
@@ -433,7 +425,7 @@ class SavedFilterResource(MethodView):
     @blp.requires(perms.READ)
     @blp.response(204)
     def delete(self, org_id, filter_id):
-        _call(services.delete_filter, db.session, g.org, filter_id)
+        services.delete_filter(db.session, g.org, filter_id)
         db.session.commit()
 
 
@@ -441,7 +433,7 @@ class SavedFilterResource(MethodView):
 
 def _season_arg(season_id: int | None):
     if season_id:
-        return _call(services.get_season, db.session, g.org, season_id)
+        return services.get_season(db.session, g.org, season_id)
     return services.current_season(db.session, g.org)
 
 
@@ -462,7 +454,7 @@ class CleanupResource(MethodView):
     @blp.response(201)
     def post(self, org_id):
         """Confirm that this club's member list is cleaned up for the current season."""
-        done = _call(services.confirm_cleanup, db.session, g.org, g.user.id)
+        done = services.confirm_cleanup(db.session, g.org, g.user.id)
         db.session.commit()
         return {"season_id": done.season_id, "org_id": done.org_id, "at": done.created_at.isoformat()}
 
