@@ -16,7 +16,7 @@ from core import audit
 from core.access import current_access
 from core.api import ApiBlueprint, error
 from core.db import db
-from core.gates import is_enabled, load_org
+from core.gates import is_enabled
 from core.jobs import job_runner
 from core.models import Organisation, Person
 from core.services import DomainError, NotFound
