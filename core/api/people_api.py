@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import marshmallow as ma
 import sqlalchemy as sa
-from flask import g
+from flask import Response, g
+from flask_smorest.fields import Upload
 from flask.views import MethodView
 from marshmallow import validate
 
@@ -23,7 +24,8 @@ from core.gates import enabled_modules, federa
 from core.models import Organisation, Person, User
 from core.services import NotFound
 from core.services import custom_fields as cf
-from core.services import people
+from core.services import people, photos
+from core.files import ImageError, read_limited
 
 blp = ApiBlueprint("people", __name__, url_prefix="/api/v1",
                    description="People of an organisation, duplicates and merging, custom fields")
@@ -317,6 +319,48 @@ class PersonMergeResource(MethodView):
         people.merge_people(db.session, keep, remove)
         db.session.commit()
         return person_payload(keep, g.org)
+
+
+class PhotoUploadSchema(ma.Schema):
+    photo = Upload(required=True, metadata={"description": "JPEG, PNG, GIF or WebP, at most 2 MB"})
+
+
+@blp.route("/orgs/<int:org_id>/people/<int:person_id>/photo")
+class PersonPhotoResource(MethodView):
+    @blp.requires("core.people.read")
+    @blp.response(200, content_type="image/jpeg")
+    def get(self, org_id, person_id):
+        """The photo (a JPEG of at most 600 px without metadata); 404 when there is none."""
+        person = _visible_person(person_id)
+        data = photos.photo_bytes(person)
+        if data is None:
+            raise NotFound("this person has no photo")
+        audit.record_view(db.session, person.id, what="photo")
+        db.session.commit()
+        return Response(data, mimetype="image/jpeg", headers={"Cache-Control": "private, max-age=300"})
+
+    @blp.requires("core.people.write")
+    @blp.arguments(PhotoUploadSchema, location="files")
+    @blp.response(200, PersonSchema)
+    @blp.alt_response(413, description="Larger than 2 MB")
+    def put(self, files, org_id, person_id):
+        """Set the photo: checked by content, re-encoded as a small JPEG, location and camera data removed."""
+        person = _visible_person(person_id)
+        try:
+            data = read_limited(files["photo"].stream)
+        except ImageError as exc:
+            raise photos.PhotoTooLarge(str(exc), field="photo") from None
+        photos.set_photo(db.session, person, data)
+        db.session.commit()
+        return person_payload(person, g.org)
+
+    @blp.requires("core.people.write")
+    @blp.response(204)
+    def delete(self, org_id, person_id):
+        """Remove the photo."""
+        person = _visible_person(person_id)
+        photos.remove_photo(db.session, person)
+        db.session.commit()
 
 
 # --- custom fields ----------------------------------------------------------------------------------

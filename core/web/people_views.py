@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import Response, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import format_date, gettext as _
 
 from core import audit, validation
@@ -19,7 +19,8 @@ from core.gates import call_org_hook, enabled_modules, federa, flatten
 from core.models import CustomField, Organisation, Person, User
 from core.services import Conflict, DomainError, NotFound
 from core.services import custom_fields as cf
-from core.services import people
+from core.files import ImageError, read_limited
+from core.services import people, photos
 from core.web import web
 from core.web.guard import can, require
 
@@ -251,6 +252,44 @@ def person_edit(org_id: int, person_id: int):
                            can_see_number=can("core.people.national_number"),
                            masked_number=validation.mask_national_number(subject.national_number)), \
         (422 if errors else 200)
+
+
+@web.route("/o/<int:org_id>/people/<int:person_id>/photo")
+@require("core.people.read")
+def person_photo(org_id: int, person_id: int):
+    subject = _person_or_404(person_id)
+    data = photos.photo_bytes(subject)
+    if data is None:
+        abort(404)
+    return Response(data, mimetype="image/jpeg", headers={"Cache-Control": "private, max-age=300"})
+
+
+@web.route("/o/<int:org_id>/people/<int:person_id>/photo", methods=["POST"])
+@require("core.people.write")
+def person_photo_upload(org_id: int, person_id: int):
+    """Upload (or, with `remove`, delete) the photo; errors are flashed on the person page."""
+    subject = _person_or_404(person_id)
+    if request.form.get("remove"):
+        photos.remove_photo(db.session, subject)
+        db.session.commit()
+        flash(_("The photo was removed."), "success")
+    else:
+        upload = request.files.get("photo")
+        try:
+            if upload is None or not upload.filename:
+                raise DomainError(_("Choose a photo to upload."), field="photo")
+            try:
+                data = read_limited(upload.stream)
+            except ImageError as exc:
+                raise photos.PhotoTooLarge(str(exc), field="photo") from None
+            photos.set_photo(db.session, subject, data)
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+        else:
+            db.session.commit()
+            flash(_("The photo was saved."), "success")
+    return redirect(url_for("web.person", org_id=org_id, person_id=subject.id))
 
 
 @web.route("/o/<int:org_id>/people/<int:person_id>/unlink", methods=["POST"])
