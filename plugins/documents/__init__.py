@@ -1,0 +1,1 @@
+"""Documents: personalised documents (sport certificates, member cards, letters) in one click."""
