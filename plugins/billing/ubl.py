@@ -61,6 +61,8 @@ DEFAULT_EXEMPTION_REASONS = {
     "O": ("VATEX-EU-O", "Not subject to VAT"),
 }
 PAYMENT_MEANS_CODES = {"30", "58"}
+# Categories only a VAT-registered seller (BT-31) can use; E and O also work with the KBO number (BT-32).
+VAT_REGISTERED_CATEGORIES = {"S", "Z", "AE", "K", "G", "L", "M"}
 
 CENT = Decimal("0.01")
 
@@ -382,6 +384,10 @@ def build_invoice_xml(doc: Document) -> bytes:
     if credit and not doc.billing_reference:
         raise UblError("A credit note must reference the invoice it corrects.", field="billing_reference")
     totals = compute_totals(doc)
+    used = {line.vat_category for line in doc.lines} | {ac.vat_category for ac in doc.allowances_charges}
+    if used & VAT_REGISTERED_CATEGORIES and not doc.seller.vat_number:
+        raise UblError("Only a VAT-registered seller can invoice with VAT category "
+                       + ", ".join(sorted(used & VAT_REGISTERED_CATEGORIES)) + ".", field="seller.vat_number")
     cur = doc.currency
     root_ns = NS_CREDIT_NOTE if credit else NS_INVOICE
     root = etree.Element(
@@ -429,6 +435,9 @@ def build_invoice_xml(doc: Document) -> bytes:
         if pm.bic:
             _cbc(_cac(acc, "FinancialInstitutionBranch"), "ID", re.sub(r"\s", "", pm.bic).upper())
     terms = doc.payment_terms
+    if not terms and credit and not doc.due_date:
+        # BR-CO-25 wants a due date or payment terms whenever the amount is positive, credit notes included.
+        terms = f"Credit note for invoice {doc.billing_reference}."
     if not terms and totals.payable > 0 and not doc.due_date:
         raise UblError("A document with an amount due needs a due date or payment terms.", field="due_date")
     if terms:

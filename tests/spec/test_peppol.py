@@ -4,10 +4,8 @@ schematron rules (../shared/reference/peppol) with zero fatal errors, and broken
 The compiled stylesheets are cached per process (plugins.billing.ubl.get_validator), so the tier compiles once."""
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date
 from decimal import Decimal as D
-from pathlib import Path
 
 import pytest
 from lxml import etree
@@ -65,6 +63,10 @@ REPRESENTATIVE = {
         lines=[ubl.Line("Club jerseys", D(25), D("19.99"), "S", D(21), unit_code="H87"),
                ubl.Line("Shipping", D(1), D("12.40"), "S", D(21))],
     ),
+    "credit_note_without_due_date_or_payment": lambda: document(
+        kind=ubl.CREDIT_NOTE, number="2026/CN/0008", billing_reference="2026/000124", due_date=None,
+        payment_means=None, lines=[ubl.Line("Membership fee 2026 - senior", D(1), D("45.50"))],
+    ),
     "several_rates": lambda: document(
         seller=seller(**VAT_SELLER),
         lines=[ubl.Line("Sports drinks", D(48), D("1.15"), "S", D(6)),
@@ -83,6 +85,13 @@ REPRESENTATIVE = {
                ubl.Line("Insurance", D(4), D(12), "E", D(0))],
         allowances_charges=[ubl.AllowanceCharge(D("60.00"), "Early bird discount", "S", D(21)),
                             ubl.AllowanceCharge(D("5.00"), "Administration", "S", D(21), charge=True)],
+    ),
+    "reverse_charge_AE": lambda: document(
+        seller=seller(**VAT_SELLER), buyer=buyer(vat_number="BE0202239951"), exemption_reasons={},
+        lines=[ubl.Line("Renovation of the clubhouse", D(1), D("2500.00"), "AE", D(0))],
+    ),
+    "outside_scope_O": lambda: document(
+        exemption_reasons={}, lines=[ubl.Line("Sponsorship contribution", D(1), D(250), "O", None)],
     ),
     "prepaid_without_due_date": lambda: document(due_date=None, payment_terms="Paid by direct debit",
                                                  prepaid_amount=D("10.00")),
