@@ -79,8 +79,13 @@ class RulesNotFound(RuntimeError):
     """The official Peppol rules folder is missing."""
 
 
+def dec(value) -> Decimal:
+    """A Decimal; floats go through their shortest repr (0.1 -> Decimal('0.1'), not its binary expansion)."""
+    return Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+
+
 def money(value) -> Decimal:
-    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+    return dec(value).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def _fmt(value: Decimal) -> str:
@@ -89,8 +94,7 @@ def _fmt(value: Decimal) -> str:
 
 def _fmt_plain(value: Decimal) -> str:
     """A quantity, price or percentage without exponent or superfluous zeros (at least one digit)."""
-    value = Decimal(value)
-    text = format(value.normalize(), "f")
+    text = format(dec(value).normalize(), "f")
     return text if text not in ("-0", "") else "0"
 
 
@@ -154,7 +158,7 @@ class Line:
 
     @property
     def net_amount(self) -> Decimal:
-        return money(Decimal(self.quantity) * Decimal(self.unit_price))
+        return money(dec(self.quantity) * dec(self.unit_price))
 
 
 @dataclass
@@ -229,7 +233,7 @@ def _check_vat(category: str, rate, where: str) -> tuple[str, Decimal | None]:
         raise UblError(f"Unknown VAT category {category!r}.", field=where)
     if category == "O":
         return category, None
-    rate = Decimal(rate if rate is not None else 0)
+    rate = dec(rate if rate is not None else 0)
     if category in ZERO_RATE_CATEGORIES and rate != 0:
         raise UblError(f"VAT category {category} must have rate 0.", field=where)
     if category == "S" and rate <= 0:
@@ -247,9 +251,9 @@ def compute_totals(doc: Document) -> Totals:
     line_total = Decimal("0.00")
     for i, line in enumerate(doc.lines):
         key = _check_vat(line.vat_category, line.vat_rate, f"lines.{i}.vat_category")
-        if Decimal(line.quantity) == 0:
+        if dec(line.quantity) == 0:
             raise UblError("Quantity cannot be zero.", field=f"lines.{i}.quantity")
-        if Decimal(line.unit_price) < 0:
+        if dec(line.unit_price) < 0:
             raise UblError("Unit price cannot be negative.", field=f"lines.{i}.unit_price")
         amount = line.net_amount
         line_total += amount
@@ -298,9 +302,12 @@ def compute_totals(doc: Document) -> Totals:
 
 # --- XML generation ---------------------------------------------------------------------------------
 
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
 def _cbc(parent, tag, text, **attrs):
     el = etree.SubElement(parent, f"{{{NS_CBC}}}{tag}", **attrs)
-    el.text = str(text)
+    el.text = _NOT_XML.sub(" ", str(text))  # control characters cannot appear in XML 1.0
     return el
 
 
@@ -448,7 +455,7 @@ def build_invoice_xml(doc: Document) -> bytes:
         _cbc(el, "ChargeIndicator", "true" if ac.charge else "false")
         _cbc(el, "AllowanceChargeReason", ac.reason)
         _amount(el, "Amount", ac.amount, cur)
-        rate = None if ac.vat_category == "O" else Decimal(ac.vat_rate or 0)
+        rate = None if ac.vat_category == "O" else dec(ac.vat_rate or 0)
         _tax_category(el, "TaxCategory", ac.vat_category, rate)
 
     tt = _cac(root, "TaxTotal")
@@ -485,7 +492,7 @@ def build_invoice_xml(doc: Document) -> bytes:
         if line.name and line.description and line.description != line.name:
             _cbc(item, "Description", line.description)
         _cbc(item, "Name", name)
-        rate = None if line.vat_category == "O" else Decimal(line.vat_rate or 0)
+        rate = None if line.vat_category == "O" else dec(line.vat_rate or 0)
         _tax_category(item, "ClassifiedTaxCategory", line.vat_category, rate)
         price = _cac(el, "Price")
         _cbc(price, "PriceAmount", _fmt_plain(line.unit_price), currencyID=cur)

@@ -154,3 +154,21 @@ def test_missing_rules_folder_fails_clearly(monkeypatch, tmp_path):
     monkeypatch.setenv("FEDERA_PEPPOL_RULES", str(tmp_path))
     with pytest.raises(ubl.RulesNotFound, match="FEDERA_PEPPOL_RULES"):
         ubl.rules_dir()
+
+
+def test_validation_from_worker_threads(validator):
+    import threading
+
+    good = ubl.build_invoice_xml(REPRESENTATIVE["standard_21"]())
+    bad = _xml_set(good, "//cac:LegalMonetaryTotal/cbc:PayableAmount", "1.00")
+    results = []
+
+    def work():
+        results.append((_fatal_ids(good), _fatal_ids(bad)))
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [(set(), {"BR-CO-16"})] * 3

@@ -135,3 +135,12 @@ def test_folder_drop_access_point(tmp_path):
     with pytest.raises(ubl.UblError):
         ap.send(xml, "../../etc/passwd")
     assert len(list((tmp_path / "outbox").iterdir())) == 1
+
+
+def test_control_characters_and_floats_are_handled():
+    line = ubl.Line("Jersey\x0b size L\x00", 3, 0.1, "S", 21)  # ints and floats from careless callers
+    xml = ubl.build_invoice_xml(doc([line]))
+    assert xpath(xml, "//cac:Item/cbc:Name") == ["Jersey  size L "]
+    assert xpath(xml, "//cac:Price/cbc:PriceAmount") == ["0.1"]
+    assert xpath(xml, "//cac:InvoiceLine/cbc:LineExtensionAmount") == ["0.30"]
+    assert xpath(xml, "//cac:TaxTotal/cbc:TaxAmount") == ["0.06"]
