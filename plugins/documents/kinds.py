@@ -14,6 +14,7 @@ from typing import Callable
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from core.models import Organisation, Person
@@ -391,7 +392,7 @@ LETTER_CSS = """body { font-family: serif; font-size: 11pt; }
 
 
 CERTIFICATE = DocumentKind(
-    key="sport_certificate", label="Sport certificate for the health insurer",
+    key="sport_certificate", label=_l("Sport certificate for the health insurer"),
     variables=("member", "club", "federation", "sport", "season", "membership", "amount_paid", "paid_on", "paid",
                "today", "logo"),
     build=_certificate_context, missing=_certificate_missing, sample=_certificate_sample,
@@ -400,7 +401,7 @@ CERTIFICATE = DocumentKind(
     options=("season_id", "amount_paid", "paid_on", "payments"),
 )
 MEMBER_CARD = DocumentKind(
-    key="member_card", label="Digital member card",
+    key="member_card", label=_l("Digital member card"),
     variables=("member", "photo", "club", "membership", "season", "qr", "verify_url", "logo"),
     build=_card_context, missing=_card_missing, sample=_card_sample, default_html=_card_html,
     page_css="@page { size: 85.6mm 54mm; margin: 0; }", default_css=CARD_CSS,
@@ -408,7 +409,7 @@ MEMBER_CARD = DocumentKind(
     options=("season_id",),
 )
 LETTER = DocumentKind(
-    key="letter", label="Letter",
+    key="letter", label=_l("Letter"),
     variables=("member", "org", "subject", "body", "today", "logo"),
     build=_letter_context, missing=_letter_missing, sample=_letter_sample, default_html=_letter_html,
     default_css=LETTER_CSS, title=lambda ctx: ctx.get("subject") or "Letter",

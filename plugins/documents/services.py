@@ -235,19 +235,17 @@ def full_html(kind: DocumentKind, template: ResolvedTemplate, bodies: Iterable[t
             f"<body>{sections}</body></html>")
 
 
-def _url_fetcher(url: str, *args, **kwargs):
+def _url_fetcher():
     """Templates may only embed data: URLs (logo, photo, QR code): no file or network access."""
-    from weasyprint import default_url_fetcher
+    from weasyprint.urls import URLFetcher
 
-    if url.startswith("data:"):
-        return default_url_fetcher(url, *args, **kwargs)
-    raise ValueError("only data: URLs are allowed in documents")
+    return URLFetcher(allowed_protocols=("data",))
 
 
 def layout(html: str):
     from weasyprint import HTML
 
-    return HTML(string=html, url_fetcher=_url_fetcher).render()
+    return HTML(string=html, url_fetcher=_url_fetcher()).render()
 
 
 def render_pdf(kind: DocumentKind, template: ResolvedTemplate, context: dict) -> bytes:
