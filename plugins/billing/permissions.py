@@ -1,0 +1,28 @@
+"""Permissions and settings of the billing module."""
+from __future__ import annotations
+
+from core.permissions import CLUB_ADMIN, CLUB_CONTACT, FEDERATION_SECRETARIAT, Permission
+from core.settings import SettingSpec
+
+ADMINS = (FEDERATION_SECRETARIAT, CLUB_CONTACT, CLUB_ADMIN)
+
+READ = "billing.read"
+WRITE = "billing.write"
+PAYMENTS_WRITE = "billing.payments.write"
+RUNS = "billing.runs.write"
+
+PERMISSIONS = [
+    Permission(READ, "View invoices, payments and billing reports", default_roles=ADMINS),
+    Permission(WRITE, "Make, issue and credit invoices", default_roles=ADMINS),
+    Permission(PAYMENTS_WRITE, "Register payments and import bank statements", default_roles=ADMINS),
+    Permission(RUNS, "Run membership invoicing", default_roles=ADMINS),
+]
+
+SETTINGS = [
+    SettingSpec("billing.payment_terms_days", "Invoices: days to pay", 30, int, min_value=0, max_value=365),
+    SettingSpec("billing.reminder_days", "Reminders: days after the due date, comma-separated", "14,30", str),
+    SettingSpec("billing.federation_invoice_mode", "Invoicing clubs: one line per membership type or per member",
+                "per_type", str, choices=("per_type", "per_member")),
+    SettingSpec("billing.logo_file", "Logo on invoices (set by uploading it on the billing page)", "", str),
+    SettingSpec("billing.mollie_api_key", "Mollie API key (online payments)", "", str),
+]
