@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.orm import Session
 
 from core.auth import hash_password
@@ -462,9 +463,13 @@ def load_demo_data(people: int = 3000, session: Session | None = None) -> str:
         new_subscriptions = _ensure_packages(session, federation, clubs)
         new_logins = _ensure_logins(session, federation, clubs)
         session.commit()
+        plugin_summaries = [summary for summary in current_app.extensions["federa"].plugins.pm.hook.load_demo_data(
+            session=session, federation=federation) if summary]
+        session.commit()
         total_people = session.scalar(sa.select(sa.func.count()).select_from(Person))
     created = (f"{new_orgs} organisations, {new_people} people, {new_links} club links, {new_values} field values, "
                f"{new_subscriptions} subscriptions, {new_logins} logins")
     return (f"Demo data ready: {federation.name} with {len(regions)} regions, {len(clubs)} clubs and "
             f"{total_people} people (created now: {created}). "
-            f"Logins (password '{DEMO_PASSWORD}'): " + ", ".join(login.email for login in LOGINS.values()))
+            + "".join(f" {summary}." for summary in plugin_summaries)
+            + f" Logins (password '{DEMO_PASSWORD}'): " + ", ".join(login.email for login in LOGINS.values()))

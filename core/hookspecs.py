@@ -64,6 +64,12 @@ def register_search_fields():
     """App. Return a list of `core.services.people.SearchField`: extra person-list filters from this plugin."""
 
 
+@hookspec
+def load_demo_data(session, federation):
+    """App. Add this plugin's demo data for the demo `federation` and everything below it (called by
+    `federa demo-data` after core's own data). Must be idempotent; return a short summary string or None."""
+
+
 # --- organisation-scoped: called through the gate --------------------------------------------
 
 @hookspec

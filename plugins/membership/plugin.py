@@ -24,6 +24,14 @@ class MembershipPlugin(Plugin):
         return [blp, web]
 
     @hookimpl
+    def load_demo_data(self, session, federation):
+        from flask import current_app
+
+        from plugins.membership.demo import load
+
+        return load(session, federation, current_app.extensions["federa"].plugins)
+
+    @hookimpl
     def register_permissions(self):
         from plugins.membership.permissions import PERMISSIONS
 

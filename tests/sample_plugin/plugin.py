@@ -202,6 +202,13 @@ class SamplePlugin(Plugin):
         return {"sample_notes": "deleted"}
 
     @hookimpl
+    def load_demo_data(self, session, federation):
+        if session.scalar(sa.select(sa.func.count()).select_from(SampleNote).where(SampleNote.org_id == federation.id)):
+            return None
+        session.add(SampleNote(org_id=federation.id, text="demo note"))
+        return "1 sample note"
+
+    @hookimpl
     def mobile_feed(self, org, person, since):
         return [{"plugin": "sample", "title": f"Notes of {org.name}"}]
 
