@@ -518,13 +518,16 @@ LIST_COLUMNS = ("id", "first_name", "last_name", "birth_date", "gender", "postal
 def list_page(session: Session, query, page: int, page_size: int) -> dict:
     """One page of `people_query` in the list envelope, loading only the columns a list shows.
 
-    The count is skipped when the first page is not full: a selective search then costs one query."""
-    items = session.execute(
-        query.options(load_only(*[getattr(Person, c) for c in LIST_COLUMNS]))
+    The total comes with the page (`count(*) OVER ()`), so a search runs once, not once for the page
+    and once more for the count; only a page past the end needs a separate count."""
+    rows = session.execute(
+        query.add_columns(sa.func.count().over().label("total"))
+        .options(load_only(*[getattr(Person, c) for c in LIST_COLUMNS]))
         .limit(page_size).offset((page - 1) * page_size)
-    ).scalars().all()
-    if page == 1 and len(items) < page_size:
-        total = len(items)
+    ).all()
+    items = [row[0] for row in rows]
+    if rows:
+        total = rows[0].total
     else:
         total = session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery()))
     return {"items": items, "total": total, "page": page, "page_size": page_size}
