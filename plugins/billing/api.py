@@ -284,3 +284,61 @@ class MyInvoicePdf(MethodView):
             data = documents.invoice_pdf(db.session, invoice)
         return Response(data, mimetype="application/pdf", headers={
             "Content-Disposition": f'inline; filename="{invoice.number}.pdf"'})
+
+
+# --- bank statements -------------------------------------------------------------------------------------
+
+def bank_line_payload(line) -> dict:
+    return {"id": line.id, "reference": line.reference, "amount": line.amount, "value_date": line.value_date,
+            "communication": line.communication,
+            "structured_communication": services.format_structured_ref(line.structured_ref) or None,
+            "counterparty_name": line.counterparty_name, "counterparty_account": line.counterparty_account,
+            "status": line.status, "invoice_id": line.invoice_id}
+
+
+@blp.route("/coda-imports")
+class CodaImports(MethodView):
+    @blp.requires(perms.PAYMENTS_WRITE)
+    @blp.arguments(s.CodaFileSchema, location="files")
+    @blp.response(201, s.CodaResultSchema)
+    @blp.alt_response(422, description="Not a valid CODA file, or another account's statement")
+    def post(self, files, org_id):
+        """Import a CODA bank statement (multipart field `file`): payments with the structured
+        communication of an open invoice are booked; the rest wait under `bank-lines`. Importing the
+        same statement again books nothing twice."""
+        from plugins.billing import banking
+
+        upload = files["file"]
+        data = upload.stream.read(banking.MAX_FILE_BYTES + 1) if hasattr(upload, "stream") else b""
+        result = banking.import_coda(db.session, g.org, data, created_by_id=g.user.id)
+        db.session.commit()
+        return result
+
+
+@blp.route("/bank-lines")
+class BankLines(MethodView):
+    @blp.requires(perms.READ)
+    @blp.arguments(s.BankLineArgsSchema, location="query")
+    @blp.response(200, s.BankLinePageSchema)
+    def get(self, args, org_id):
+        """Bank statement lines; by default those still waiting for manual matching."""
+        from plugins.billing import banking
+
+        page = paginate(db.session, banking.bank_lines_query(g.org, args["status"]), args["page"],
+                        args["page_size"])
+        page["items"] = [bank_line_payload(line) for line in page["items"]]
+        return page
+
+
+@blp.route("/bank-lines/<int:line_id>/match")
+class BankLineMatch(MethodView):
+    @blp.requires(perms.PAYMENTS_WRITE)
+    @blp.arguments(s.MatchSchema)
+    @blp.response(200, s.BankLineSchema)
+    def post(self, data, org_id, line_id):
+        """Book a waiting bank line on an open invoice of this organisation."""
+        from plugins.billing import banking
+
+        line = banking.match_line(db.session, g.org, line_id, data["invoice_id"], created_by_id=g.user.id)
+        db.session.commit()
+        return bank_line_payload(line)

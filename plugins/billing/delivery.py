@@ -13,7 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Protocol
 
-from flask import current_app, url_for
+from flask import current_app
 from sqlalchemy.orm import Session
 
 from core import mail
@@ -100,11 +100,12 @@ def ensure_payment_link(session: Session, invoice: Invoice) -> str | None:
     api_key = _setting(session, issuer, "billing.mollie_api_key")
     if not api_key:
         return None
+    # Absolute links from BASE_URL: this runs in a job, outside any request.
+    base = current_app.config["BASE_URL"].rstrip("/")
     payment = extension()["mollie"].create_payment(
         api_key, invoice.open_amount, f"{issuer.name} {invoice.number}"[:255],
-        redirect_url=current_app.config.get("BILLING_PAYMENT_DONE_URL") or url_for(
-            "web.home", _external=True),
-        webhook_url=url_for("billing_public.mollie_webhook", _external=True),
+        redirect_url=current_app.config.get("BILLING_PAYMENT_DONE_URL") or f"{base}/",
+        webhook_url=f"{base}/billing/mollie/webhook",
         metadata={"invoice_id": invoice.id, "org_id": invoice.org_id})
     invoice.mollie_payment_id = payment.id
     invoice.payment_url = payment.checkout_url

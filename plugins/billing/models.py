@@ -165,3 +165,27 @@ class MembershipCharge(Base):
     season_id: Mapped[int] = mapped_column(sa.ForeignKey("membership_season.id", ondelete="CASCADE"))
     invoice_id: Mapped[int] = mapped_column(sa.ForeignKey("billing_invoice.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[created_at]
+
+
+class BankLine(Base, OrgScoped):
+    """A credit movement of an imported bank statement (CODA): booked on an invoice, or waiting for
+    someone to match it by hand. `reference` (account, year, statement, sequence, detail, bank reference)
+    is unique per organisation, so importing the same statement twice adds and books nothing."""
+
+    __tablename__ = "billing_bank_line"
+    __table_args__ = (sa.UniqueConstraint("org_id", "reference"),
+                      sa.Index("ix_billing_bank_line_org_status", "org_id", "status"))
+
+    id: Mapped[intpk]
+    reference: Mapped[str] = mapped_column(sa.String(120))
+    account: Mapped[str] = mapped_column(sa.String(34))
+    amount: Mapped[Decimal] = mapped_column(sa.Numeric(12, 2))
+    value_date: Mapped[Optional[dt.date]]
+    communication: Mapped[Optional[str]] = mapped_column(sa.String(500))
+    structured_ref: Mapped[Optional[str]] = mapped_column(sa.String(12))
+    counterparty_name: Mapped[Optional[str255]]
+    counterparty_account: Mapped[Optional[str]] = mapped_column(sa.String(34))
+    status: Mapped[str] = mapped_column(sa.String(10), default="unmatched")  # unmatched, booked, ignored
+    invoice_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("billing_invoice.id", ondelete="SET NULL"),
+                                                      index=True)
+    created_at: Mapped[created_at]

@@ -94,3 +94,39 @@ class InvoiceUpdateSchema(ma.Schema):
     recipient_org_id = ma.fields.Integer(allow_none=True)
     note = ma.fields.String(allow_none=True, validate=validate.Length(max=2000))
     lines = ma.fields.List(ma.fields.Nested(LineSchema), validate=validate.Length(min=1, max=500))
+
+
+class CodaFileSchema(ma.Schema):
+    file = ma.fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
+
+
+class CodaResultSchema(ma.Schema):
+    statements = ma.fields.Integer()
+    movements = ma.fields.Integer()
+    booked = ma.fields.Integer()
+    unmatched = ma.fields.Integer()
+    already_imported = ma.fields.Integer()
+
+
+class BankLineSchema(ma.Schema):
+    id = ma.fields.Integer()
+    reference = ma.fields.String()
+    amount = ma.fields.Decimal(as_string=True)
+    value_date = ma.fields.Date(allow_none=True)
+    communication = ma.fields.String(allow_none=True)
+    structured_communication = ma.fields.String(allow_none=True)
+    counterparty_name = ma.fields.String(allow_none=True)
+    counterparty_account = ma.fields.String(allow_none=True)
+    status = ma.fields.String()
+    invoice_id = ma.fields.Integer(allow_none=True)
+
+
+BankLinePageSchema = page_schema(BankLineSchema, "BillingBankLinePage")
+
+
+class BankLineArgsSchema(PageArgs):
+    status = ma.fields.String(load_default="unmatched", validate=validate.OneOf(("unmatched", "booked", "ignored")))
+
+
+class MatchSchema(ma.Schema):
+    invoice_id = ma.fields.Integer(required=True)
