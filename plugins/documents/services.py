@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import os
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Mapping
 
@@ -256,9 +257,16 @@ def render_many(kind: DocumentKind, template: ResolvedTemplate, items: list[tupl
                 ) -> Iterator[tuple[int, bytes]]:
     """(key, PDF) per item, laid out in one pass and split on the page where each item's anchor is."""
     if not items:
-        return
-    rendered = layout(full_html(kind, template, [(f"doc-{key}", render_body(template.html, ctx))
-                                                 for key, ctx in items]))
+        return iter(())
+    html = full_html(kind, template, [(f"doc-{key}", render_body(template.html, ctx)) for key, ctx in items])
+    return iter(split_pdfs(html, [key for key, _ in items]))
+
+
+def split_pdfs(html: str, keys: list[int]) -> list[tuple[int, bytes]]:
+    """Lay out `html` once and write one PDF per key (the pages from its anchor to the next one).
+
+    A plain function of strings, so a worker process can run it (see `generate_batch`)."""
+    rendered = layout(html)
     groups: dict[int, list] = {}
     current = None
     for page in rendered.pages:
@@ -267,10 +275,17 @@ def render_many(kind: DocumentKind, template: ResolvedTemplate, items: list[tupl
             current = int(starts[0][4:])
         if current is not None:
             groups.setdefault(current, []).append(page)
-    for key, _ in items:
-        pages = groups.get(key)
-        if pages:
-            yield key, rendered.copy(pages).write_pdf()
+    return [(key, rendered.copy(groups[key]).write_pdf()) for key in keys if groups.get(key)]
+
+
+def render_pool(size: int):
+    """Worker processes for laying out PDFs (WeasyPrint is CPU-bound Python: threads would not help).
+
+    "spawn": a fresh interpreter, never a fork of a process holding database connections and threads."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(max_workers=size, mp_context=multiprocessing.get_context("spawn"))
 
 
 # --- batches ----------------------------------------------------------------------------------------------
@@ -367,8 +382,17 @@ def batch_counts(session: Session, batch: DocumentBatch) -> dict:
             "skipped_count": len(batch.skipped or [])}
 
 
-def generate_batch(session: Session, batch: DocumentBatch, progress=None) -> dict:
-    """Make the missing documents of a batch, then notify their people once. Safe to run again."""
+def generate_batch(session: Session, batch: DocumentBatch, progress=None, processes: int | None = None) -> dict:
+    """Make the missing documents of a batch, then notify their people once. Safe to run again.
+
+    Members are taken in chunks: contexts are built here (database), each chunk is laid out once and
+    split per member (in `processes` worker processes for large batches), and every finished chunk is
+    stored and committed before the next, so at most a few chunks of PDFs are ever in memory and a
+    retry continues where the last attempt stopped (documents are unique per batch and person)."""
+    from collections import deque
+
+    from flask import current_app
+
     from core.files import storage
 
     org = session.get(Organisation, batch.org_id)
@@ -380,11 +404,16 @@ def generate_batch(session: Session, batch: DocumentBatch, progress=None) -> dic
                                execution_options=UNSCOPED).scalars())
     todo = [pid for pid in batch.person_ids if pid not in done]
     total = len(batch.person_ids)
+    if processes is None:
+        config = current_app.config
+        processes = int(config.get("DOCUMENTS_RENDER_PROCESSES") or min(2, os.cpu_count() or 1))
+        if len(todo) < int(config.get("DOCUMENTS_PARALLEL_FROM", 300)):
+            processes = 1
     skipped: list[dict] = []
-    count = len(done)
+    state = {"count": len(done)}
     store = storage()
-    for start in range(0, len(todo), CHUNK):
-        part = todo[start:start + CHUNK]
+
+    def prepare(part: list[int]):
         people = {p.id: p for p in session.execute(sa.select(Person).where(Person.id.in_(part))).scalars()}
         items = []
         for pid in part:
@@ -398,20 +427,42 @@ def generate_batch(session: Session, batch: DocumentBatch, progress=None) -> dic
                 skipped.append({"person_id": pid, "name": person.full_name, "missing": missing})
             else:
                 items.append((pid, context))
-        contexts = dict(items)
-        for pid, pdf in render_many(kind, template, items):
+        titles = {pid: kind.title(ctx)[:200] for pid, ctx in items}
+        html = full_html(kind, template, [(f"doc-{pid}", render_body(template.html, ctx)) for pid, ctx in items])
+        return titles, html
+
+    def finish(titles: dict, pdfs: list[tuple[int, bytes]]):
+        for pid, pdf in pdfs:
             key = store.save(STORAGE_AREA, pdf, "pdf")
             session.add(Document(org_id=org.id, batch_id=batch.id, person_id=pid, kind=kind.key,
-                                 title=kind.title(contexts[pid])[:200], file_key=key, size=len(pdf)))
-        count += len(items)
+                                 title=titles[pid], file_key=key, size=len(pdf)))
+        state["count"] += len(pdfs)
         batch.skipped = list(skipped)
         if progress:
-            progress(min(count + len(skipped), total), total)
+            progress(min(state["count"] + len(skipped), total), total)
         else:
             session.flush()
+
+    chunks = [todo[i:i + CHUNK] for i in range(0, len(todo), CHUNK)]
+    if processes > 1 and chunks:
+        pending: deque = deque()
+        with render_pool(processes) as pool:
+            for part in chunks:
+                titles, html = prepare(part)
+                pending.append((titles, pool.submit(split_pdfs, html, list(titles)) if titles else None))
+                while len(pending) > 2 * processes:  # bounded: memory stays flat
+                    titles_done, future = pending.popleft()
+                    finish(titles_done, future.result() if future else [])
+            while pending:
+                titles_done, future = pending.popleft()
+                finish(titles_done, future.result() if future else [])
+    else:
+        for part in chunks:
+            titles, html = prepare(part)
+            finish(titles, split_pdfs(html, list(titles)) if titles else [])
     batch.skipped = skipped
     notified = notify_batch(session, batch, org, kind)
-    return {"generated": count, "skipped": len(skipped), "notified": notified}
+    return {"generated": state["count"], "skipped": len(skipped), "notified": notified}
 
 
 def notify_batch(session: Session, batch: DocumentBatch, org: Organisation, kind: DocumentKind) -> int:

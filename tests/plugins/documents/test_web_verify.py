@@ -134,7 +134,7 @@ def test_card_qr_points_to_the_verification_page(world, app):
     cache: dict = {}
     context = MEMBER_CARD.build(db.session, world.club_a, world.an, {}, cache)
     assert context["verify_url"].startswith(app.config["BASE_URL"].rstrip("/") + "/verify/")
-    assert context["qr"].startswith("data:image/svg+xml")
+    assert context["qr"].startswith("data:image/png;base64,")
     assert services.verify(db.session, context["verify_url"].rsplit("/", 1)[1])["status"] == "valid"
 
 
@@ -156,3 +156,20 @@ def test_export_and_erase(client, world, app):
     assert storage().read(key) is None
     remaining = db.session.execute(sa.select(Document.person_id)).scalars().all()
     assert remaining == [world.jan.id]
+
+
+def test_large_batches_lay_out_in_worker_processes(client, world):
+    """The worker-process path gives the same documents as the in-process one."""
+    from plugins.documents.models import DocumentBatch
+
+    batch = DocumentBatch(org_id=world.club_a.id, kind="member_card", person_ids=[world.an.id, world.jan.id],
+                          options={}, skipped=[])
+    db.session.add(batch)
+    db.session.commit()
+    outcome = services.generate_batch(db.session, batch, processes=2)
+    db.session.commit()
+    assert outcome == {"generated": 2, "skipped": 0, "notified": 2}
+    from core.files import storage
+
+    keys = db.session.execute(sa.select(Document.file_key).order_by(Document.person_id)).scalars().all()
+    assert len(keys) == 2 and all(storage().read(k).startswith(b"%PDF") for k in keys)
