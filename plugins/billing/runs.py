@@ -152,9 +152,12 @@ def start_run(session: Session, org: Organisation, season_id: int, target: str, 
             previous = session.execute(sa.select(InvoiceRun).where(InvoiceRun.job_id == job_id)).scalars().first()
             if previous is not None:
                 return previous
-    busy = session.execute(sa.select(InvoiceRun).where(
+    from core.jobs import FINISHED
+
+    # A run whose job ended without finishing it (failed after its retries) no longer blocks a new one.
+    busy = session.execute(sa.select(InvoiceRun).join(Job, Job.id == InvoiceRun.job_id).where(
         InvoiceRun.org_id == org.id, InvoiceRun.season_id == season.id, InvoiceRun.target == target,
-        InvoiceRun.status.in_(("queued", "running")))).scalars().first()
+        InvoiceRun.status.in_(("queued", "running")), Job.status.notin_(FINISHED))).scalars().first()
     if busy is not None:
         return busy
     run = InvoiceRun(org_id=org.id, season_id=season.id, target=target, status="queued", created_by_id=user_id)
@@ -181,7 +184,8 @@ def execute_run(session: Session, org: Organisation, run_id: int, *, today: dt.d
     mode = mode or get_setting(session, settings, org, "billing.federation_invoice_mode")
     terms = payment_terms_days if payment_terms_days is not None else int(
         get_setting(session, settings, org, "billing.payment_terms_days"))
-    season = session.get(Season, run.season_id)
+    with unscoped(session):  # the season belongs to the federation, above a club's scope
+        season = session.get(Season, run.season_id)
     run.status = "running"
     session.commit()
     with unscoped(session):
