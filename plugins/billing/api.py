@@ -342,3 +342,37 @@ class BankLineMatch(MethodView):
         line = banking.match_line(db.session, g.org, line_id, data["invoice_id"], created_by_id=g.user.id)
         db.session.commit()
         return bank_line_payload(line)
+
+
+# --- reports ---------------------------------------------------------------------------------------------
+
+from flask_babel import lazy_gettext as _l  # noqa: E402
+
+REPORT_LABELS = {"issuers": _l("Per organisation"), "recipients": _l("Per club invoiced"),
+                 "name": _l("Organisation"), "invoices": _l("Invoices"), "open": _l("Open"),
+                 "overdue": _l("Overdue"), "paid": _l("Paid"), "credited": _l("Credited")}
+
+
+@blp.route("/reports")
+class Reports(MethodView):
+    @blp.requires(perms.READ)
+    @blp.response(200, s.ReportSchema)
+    def get(self, org_id):
+        """Open, overdue and paid amounts per issuing organisation in this subtree (each club below a
+        federation), and what this organisation invoiced to each club."""
+        from plugins.billing import reports
+
+        return reports.report(db.session, g.org)
+
+
+@blp.route("/reports.xlsx")
+class ReportsExcel(MethodView):
+    @blp.requires(perms.READ)
+    @blp.response(200, description="The report as an Excel file")
+    def get(self, org_id):
+        from plugins.billing import reports
+
+        labels = {k: str(v) for k, v in REPORT_LABELS.items()}
+        data = reports.report_xlsx(reports.report(db.session, g.org), labels)
+        return Response(data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        headers={"Content-Disposition": 'attachment; filename="billing-report.xlsx"'})

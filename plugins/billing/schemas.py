@@ -130,3 +130,19 @@ class BankLineArgsSchema(PageArgs):
 
 class MatchSchema(ma.Schema):
     invoice_id = ma.fields.Integer(required=True)
+
+
+class ReportRowSchema(ma.Schema):
+    org_id = ma.fields.Integer()
+    name = ma.fields.String()
+    invoices = ma.fields.Integer()
+    open = ma.fields.Decimal(as_string=True)
+    overdue = ma.fields.Decimal(as_string=True)
+    paid = ma.fields.Decimal(as_string=True)
+    credited = ma.fields.Decimal(as_string=True)
+
+
+class ReportSchema(ma.Schema):
+    total = ma.fields.Nested(ReportRowSchema)
+    issuers = ma.fields.List(ma.fields.Nested(ReportRowSchema))
+    recipients = ma.fields.List(ma.fields.Nested(ReportRowSchema))
