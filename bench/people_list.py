@@ -255,11 +255,15 @@ def main() -> None:
         club_urls.append(f"/api/v1/orgs/{rng.choice(club_ids)}/people?{urlencode(params)}")
     federation_urls = [f"/api/v1/orgs/1/people?{urlencode({'q': SEARCHES[i % len(SEARCHES)], 'page_size': 50})}"
                        for i in range(args.requests)]
-    cases = {"club_page_with_filters": club_urls, "federation_search": federation_urls}
+    # The secretariat's default view: the first page of everyone, no filter (no target; watched for regressions).
+    unfiltered_urls = ["/api/v1/orgs/1/people?page_size=50"] * min(args.requests, 50)
+    cases = {"club_page_with_filters": club_urls, "federation_search": federation_urls,
+             "federation_first_page_unfiltered": unfiltered_urls}
     for name, urls in cases.items():
         figures = measure(client, headers, urls, args.warmup)
-        figures["target_p50_ms"] = TARGETS_MS[name]
-        figures["meets_target"] = figures["p50_ms"] <= TARGETS_MS[name]
+        if name in TARGETS_MS:
+            figures["target_p50_ms"] = TARGETS_MS[name]
+            figures["meets_target"] = figures["p50_ms"] <= TARGETS_MS[name]
         result[name] = figures
     with app.app_context():
         db.engine.dispose()

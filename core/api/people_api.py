@@ -237,7 +237,7 @@ class PeopleResource(MethodView):
     def get(self, args, org_id):
         """People linked to this organisation or one below it, filtered, sorted and paginated."""
         query = filter_people(g.org, args)
-        page = people.list_page(db.session, query, args["page"], args["page_size"])
+        page = people.list_page(db.session, query, args["page"], args["page_size"], searching=bool(args.get("q")))
         page["items"] = list_items(g.org, page["items"])
         return page
 

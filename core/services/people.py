@@ -515,21 +515,24 @@ def people_query(session: Session, org: Organisation, *, q: str | None = None, g
 LIST_COLUMNS = ("id", "first_name", "last_name", "birth_date", "gender", "postal_code", "city", "email")
 
 
-def list_page(session: Session, query, page: int, page_size: int) -> dict:
+def list_page(session: Session, query, page: int, page_size: int, searching: bool = False) -> dict:
     """One page of `people_query` in the list envelope, loading only the columns a list shows.
 
-    The total comes with the page (`count(*) OVER ()`), so a search runs once, not once for the page
-    and once more for the count; only a page past the end needs a separate count."""
-    rows = session.execute(
-        query.add_columns(sa.func.count().over().label("total"))
-        .options(load_only(*[getattr(Person, c) for c in LIST_COLUMNS]))
-        .limit(page_size).offset((page - 1) * page_size)
-    ).all()
-    items = [row[0] for row in rows]
-    if rows:
-        total = rows[0].total
+    With a text search (`searching`) the total comes with the page (`count(*) OVER ()`), so the search runs
+    once. Without one, the page query can stop after `page_size` rows along the name index and a plain
+    count is cheaper; a first page that is not full needs no count at all."""
+    query = (query.options(load_only(*[getattr(Person, c) for c in LIST_COLUMNS]))
+             .limit(page_size).offset((page - 1) * page_size))
+    if searching:
+        rows = session.execute(query.add_columns(sa.func.count().over().label("total"))).all()
+        items = [row[0] for row in rows]
+        total = rows[0].total if rows else None
     else:
-        total = session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery()))
+        items = session.execute(query).scalars().all()
+        total = len(items) if page == 1 and len(items) < page_size else None
+    if total is None:
+        total = session.scalar(sa.select(sa.func.count()).select_from(query.limit(None).offset(None)
+                                                                       .order_by(None).subquery()))
     return {"items": items, "total": total, "page": page, "page_size": page_size}
 
 

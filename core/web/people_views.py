@@ -94,7 +94,7 @@ def people_list(org_id: int):
         except DomainError as exc:
             errors.update(exc.details.get("errors") or {})
         else:
-            result = people.list_page(db.session, query, page_no, PAGE_SIZE)
+            result = people.list_page(db.session, query, page_no, PAGE_SIZE, searching=bool(kwargs.get("q")))
     links = people.links_in(db.session, org, [p.id for p in result["items"]])
     pages = max(1, -(-result["total"] // PAGE_SIZE))
     args = {k: v for k, v in request.args.items() if k != "page" and v}

@@ -962,8 +962,15 @@ def members_query(session: Session, org: Organisation, raw: Mapping, today: dt.d
 
 
 def member_page(session: Session, mq: MemberQuery, page: int, page_size: int) -> dict:
-    total = session.scalar(mq.count)
-    rows = session.execute(mq.query.limit(page_size).offset((page - 1) * page_size)).all()
+    """One page and the total. With a text search the total comes with the page (`count(*) OVER ()`), so the
+    search runs once; without one a plain count is cheaper than counting inside a query that could stop early."""
+    query = mq.query.limit(page_size).offset((page - 1) * page_size)
+    if mq.filters.get("q"):
+        rows = session.execute(query.add_columns(sa.func.count().over().label("total"))).all()
+        total = rows[0].total if rows else session.scalar(mq.count)
+    else:
+        total = session.scalar(mq.count)
+        rows = session.execute(query).all()
     return {"items": rows, "total": total, "page": page, "page_size": page_size}
 
 
