@@ -77,6 +77,14 @@ class MembershipPlugin(Plugin):
         return [ProfileSection(_l("Memberships"), Markup(html), position=20, plugin=self.name)]
 
     @hookimpl
+    def mobile_feed(self, org, person, since):
+        """The member's own memberships in this club, for the app's memberships list."""
+        from core.db import db
+        from plugins.membership import services
+
+        return services.member_app_items(db.session, org, person)
+
+    @hookimpl
     def person_export(self, org, person):
         from core.db import db
         from plugins.membership import services

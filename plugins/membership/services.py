@@ -1130,3 +1130,24 @@ def record_export(session: Session, org: Organisation, what: str, count: int, fi
     user_id, _, ip = _actor(session)
     session.add(AuditLog(user_id=user_id, org_id=org.id, action="export", entity_type="membership_list",
                          ip=ip, at=utcnow(), changes={"format": what, "rows": count, "filters": dict(filters)}))
+
+
+def member_app_items(session: Session, org: Organisation, person: Person) -> list:
+    """`mobile_api.feed.FeedItem`s (kind "membership") for the person's memberships in `org` itself."""
+    from mobile_api.feed import FeedItem
+
+    rows = session.execute(
+        sa.select(Membership, _types.c.name, _types.c.price)
+        .join(_types, _types.c.id == Membership.type_id)
+        .where(Membership.org_id == org.id, Membership.person_id == person.id)
+        .order_by(Membership.starts_on.desc()),
+        execution_options={"federa_unscoped": True},  # the type may belong to the federation above
+    ).all()
+    items = []
+    for membership, type_name, price in rows:
+        status = effective_status(membership)
+        period = membership.starts_on.strftime("%d/%m/%Y") + (
+            f" – {membership.ends_on.strftime('%d/%m/%Y')}" if membership.ends_on else "")
+        items.append(FeedItem(kind="membership", id=str(membership.id), plugin="membership", title=type_name,
+                              summary=period, status=status, amount=price, in_feed=False))
+    return items
