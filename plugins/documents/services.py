@@ -427,21 +427,34 @@ def generate_batch(session: Session, batch: DocumentBatch, progress=None, proces
                 skipped.append({"person_id": pid, "name": person.full_name, "missing": missing})
             else:
                 items.append((pid, context))
-        titles = {pid: kind.title(ctx)[:200] for pid, ctx in items}
-        html = full_html(kind, template, [(f"doc-{pid}", render_body(template.html, ctx)) for pid, ctx in items])
-        return titles, html
+        titles, bodies = {}, []
+        for pid, ctx in items:
+            try:
+                bodies.append((f"doc-{pid}", render_body(template.html, ctx)))
+            except Exception as exc:  # one member's data must not stop the batch
+                skipped.append({"person_id": pid, "name": people[pid].full_name,
+                                "missing": [f"template error: {exc}"[:200]]})
+                continue
+            titles[pid] = kind.title(ctx)[:200]
+        return titles, full_html(kind, template, bodies)
 
     def finish(titles: dict, pdfs: list[tuple[int, bytes]]):
-        for pid, pdf in pdfs:
-            key = store.save(STORAGE_AREA, pdf, "pdf")
-            session.add(Document(org_id=org.id, batch_id=batch.id, person_id=pid, kind=kind.key,
-                                 title=titles[pid], file_key=key, size=len(pdf)))
+        keys = []
+        try:
+            for pid, pdf in pdfs:
+                keys.append(store.save(STORAGE_AREA, pdf, "pdf"))
+                session.add(Document(org_id=org.id, batch_id=batch.id, person_id=pid, kind=kind.key,
+                                     title=titles[pid], file_key=keys[-1], size=len(pdf)))
+            batch.skipped = list(skipped)
+            if progress:
+                progress(min(state["count"] + len(pdfs) + len(skipped), total), total)  # commits
+            else:
+                session.flush()
+        except BaseException:
+            for key in keys:  # no file without its row (a concurrent run of the same batch, a lost database)
+                store.delete(key)
+            raise
         state["count"] += len(pdfs)
-        batch.skipped = list(skipped)
-        if progress:
-            progress(min(state["count"] + len(skipped), total), total)
-        else:
-            session.flush()
 
     chunks = [todo[i:i + CHUNK] for i in range(0, len(todo), CHUNK)]
     if processes > 1 and chunks:

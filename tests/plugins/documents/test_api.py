@@ -197,3 +197,30 @@ def test_filter_selection_and_member_app_delivery(client, world, app):
     batch = client.get(api(world.club_a, "batches", r.json["batch_id"]), headers=world.admin_a).json
     assert (batch["generated"], batch["delivered"], batch["opened"]) == (1, 1, 1)
     assert client.get("/api/v1/me/documents", headers=world.jan_headers).json["items"] == []
+
+
+def test_a_failed_chunk_leaves_no_files_and_a_retry_completes(client, world, app, monkeypatch):
+    from pathlib import Path
+
+    from plugins.documents import services
+
+    batch = DocumentBatch(org_id=world.club_a.id, kind="letter", person_ids=[world.an.id], options={"subject": "S"},
+                          skipped=[])
+    db.session.add(batch)
+    db.session.commit()
+
+    def broken(done, total):
+        raise RuntimeError("database went away")
+
+    folder = Path(app.config["DATA_DIR"]) / "files" / "documents"
+    before = set(folder.iterdir()) if folder.exists() else set()
+    import pytest
+
+    with pytest.raises(RuntimeError):
+        services.generate_batch(db.session, batch, progress=broken)
+    db.session.rollback()
+    assert (set(folder.iterdir()) if folder.exists() else set()) == before
+    assert count(Document) == 0
+    services.generate_batch(db.session, db.session.get(DocumentBatch, batch.id))
+    db.session.commit()
+    assert count(Document) == 1
