@@ -110,7 +110,7 @@ def check_throttle(session: Session, email: str, ip: str) -> None:
     config = current_app.config
     since = utcnow() - dt.timedelta(seconds=config["LOGIN_FAILURE_WINDOW_SECONDS"])
     failures = sa.select(sa.func.count()).select_from(LoginAttempt).where(
-        LoginAttempt.success.is_(False), LoginAttempt.at >= since
+        LoginAttempt.kind == "login", LoginAttempt.success.is_(False), LoginAttempt.at >= since
     )
     if session.scalar(failures.where(LoginAttempt.email == email)) >= config["LOGIN_MAX_FAILURES_PER_ACCOUNT"]:
         raise TooManyAttempts()
@@ -244,14 +244,30 @@ def _link(endpoint: str, **values) -> str:
     return current_app.config["BASE_URL"].rstrip("/") + path
 
 
-def send_password_reset(session: Session, email: str) -> bool:
-    """Mail a reset link when an active account has this address. Says whether one was sent; callers must not
-    tell the visitor (the page is the same either way, so it does not reveal who has an account)."""
+def reset_requests_allowed(session: Session, email: str, ip: str) -> bool:
+    """At most RESET_MAX_PER_ACCOUNT reset mails an hour to one address, RESET_MAX_PER_IP requests an hour from
+    one address: nobody can flood a mailbox or probe the form."""
+    config = current_app.config
+    since = utcnow() - dt.timedelta(hours=1)
+    recent = sa.select(sa.func.count()).select_from(LoginAttempt).where(
+        LoginAttempt.kind == "reset", LoginAttempt.at >= since)
+    return (session.scalar(recent.where(LoginAttempt.email == email)) < config["RESET_MAX_PER_ACCOUNT"]
+            and session.scalar(recent.where(LoginAttempt.ip == ip)) < config["RESET_MAX_PER_IP"])
+
+
+def send_password_reset(session: Session, email: str, ip: str = "") -> bool:
+    """Mail a reset link when an active account has this address (and the hourly limits allow). Says whether one
+    was sent; callers must not tell the visitor (the page is the same either way, so it does not reveal who has
+    an account)."""
     from core.mail import send_mail
 
     email = (email or "").strip().lower()
+    allowed = reset_requests_allowed(session, email, ip)
     user = session.execute(sa.select(User).where(User.email == email)).scalar_one_or_none() if email else None
-    if user is None or not user.is_active:
+    sending = allowed and user is not None and user.is_active
+    session.add(LoginAttempt(kind="reset", email=email[:255], ip=ip, success=sending))
+    session.commit()
+    if not sending:
         return False
     minutes = max(1, current_app.config["PASSWORD_RESET_TTL_SECONDS"] // 60)
     send_mail(user.email, "password_reset", {

@@ -207,9 +207,12 @@ class ApiToken(Base):
 
 
 class LoginAttempt(Base):
+    """A login (`kind` "login") or a password-reset request ("reset"), kept to throttle both."""
+
     __tablename__ = "login_attempt"
 
     id: Mapped[intpk]
+    kind: Mapped[str] = mapped_column(sa.String(10), default="login", server_default="login")
     email: Mapped[str] = mapped_column(sa.String(255), index=True)
     ip: Mapped[str] = mapped_column(sa.String(64), index=True)
     success: Mapped[bool]

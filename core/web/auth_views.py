@@ -57,7 +57,7 @@ def password_forgot():
     sent = False
     if request.method == "POST":
         try:
-            auth.send_password_reset(db.session, request.form.get("email", ""))
+            auth.send_password_reset(db.session, request.form.get("email", ""), request.remote_addr or "")
         except Exception:  # a mail server failure must not tell the visitor whether the address exists
             log.exception("password reset mail could not be sent")
         sent = True

@@ -279,3 +279,15 @@ def test_invited_person_sets_password_and_logs_in(client, make, ctx):
     assert web_login(invitee, "lotte@example.org", "lotte-password").status_code == 302
     assert invitee.get(f"/o/{club.id}/roles").status_code == 200
     assert db.session.execute(sa.select(User).where(User.email == "lotte@example.org")).scalar_one().password_hash
+
+
+def test_reset_mails_are_limited_per_address_and_hour(client, make, ctx):
+    """Asking again and again does not flood the mailbox: three mails an hour, the page stays the same."""
+    make.user("flood@example.org")
+    pages = [_forgot(client, "flood@example.org") for _ in range(5)]
+    assert {p.status_code for p in pages} == {200}
+    assert len(outbox(ctx)) == 3
+    from core.models import LoginAttempt
+
+    kinds = db.session.execute(sa.select(LoginAttempt.kind, LoginAttempt.success)).all()
+    assert sorted(kinds) == [("reset", False)] * 2 + [("reset", True)] * 3
