@@ -85,6 +85,12 @@ def member_profile_sections(org, person, access):
 
 
 @hookspec
+def dashboard_panels(org, access):
+    """Organisation. Return a list of `core.web.DashboardPanel` shown at the top of the dashboard of `org`
+    (e.g. pop-up messages, things waiting for the user); only what `access` may see."""
+
+
+@hookspec
 def on_event(org, event, payload):
     """Organisation. React to a domain event (`membership.ended`, `invoice.paid`, `person.merged` ...).
 

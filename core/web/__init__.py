@@ -21,6 +21,16 @@ class MenuItem:
 
 
 @dataclass(frozen=True)
+class DashboardPanel:
+    """A block at the top of the dashboard: a title and already-rendered (escaped) HTML."""
+
+    title: str
+    html: str
+    position: int = 100
+    plugin: str = "core"
+
+
+@dataclass(frozen=True)
 class ProfileSection:
     """A block on the person page: a title and already-rendered (escaped) HTML."""
 

@@ -6,7 +6,7 @@ from flask import abort, g, redirect, render_template, request, url_for
 
 from core.access import current_access
 from core.db import db
-from core.gates import public_endpoint
+from core.gates import call_org_hook, flatten, public_endpoint
 from core.i18n import remember_language
 from core.models import Job, Organisation, PersonOrganisation
 from core.services.organisations import ancestors, subtree_ids
@@ -81,8 +81,10 @@ def dashboard(org_id: int):
     modules = [entry for entry in menu_entries(org, access) if entry.item.endpoint != "web.dashboard"]
     # Only the ancestors this user may see: a club admin does not get the names above their assignment.
     trail = [o for o in ancestors(db.session, org) if access.can_see(o)]
+    panels = sorted(flatten(call_org_hook("dashboard_panels", org, access=access)),
+                    key=lambda panel: (panel.position, str(panel.title)))
     return render_template("core/dashboard.html", org=org, counts=counts, modules=modules, trail=trail,
-                           plugin_labels=_plugin_labels())
+                           panels=panels, plugin_labels=_plugin_labels())
 
 
 def _plugin_labels() -> dict[str, str]:

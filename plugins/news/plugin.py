@@ -55,6 +55,23 @@ class NewsPlugin(Plugin):
         return [MenuItem(_l("News"), "news_web.posts", icon="news", position=40, plugin=self.name)]
 
     @hookimpl
+    def dashboard_panels(self, org, access):
+        """Pop-up messages for this admin that they have not dismissed yet."""
+        from flask import render_template
+        from flask_babel import gettext as _
+
+        from core.web import DashboardPanel
+        from plugins.news.views import pending_popups
+
+        if not access.is_authenticated:
+            return []
+        items = pending_popups(org)
+        if not items:
+            return []
+        return [DashboardPanel(_("Messages"), render_template("news/_popups.html", org=org, items=items),
+                               position=10, plugin="news")]
+
+    @hookimpl
     def mobile_feed(self, org, person, since):
         """Published, unexpired posts of `org` whose audience includes an organisation of the person."""
         from core.db import db

@@ -259,8 +259,7 @@ def post_image(org_id: int, post_id: int):
 
 
 # --- pop-ups on the admin side ------------------------------------------------------------------------
-# Core's dashboard has no slot for plugins yet; until it has one (a `dashboard_notices` hook), admins
-# find their pending pop-ups here, and `news/_popups.html` is ready to be included in such a slot.
+# Pending pop-ups show on the dashboard (the `dashboard_panels` hook renders `news/_popups.html`) and here.
 
 def pending_popups(org: Organisation) -> list[NewsPost]:
     person_id = g.user.person_id

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_catalogue_is_complete():
-    expected = {"register_blueprints", "register_mobile_routes", "register_permissions", "register_settings",
+    expected = {"dashboard_panels", "load_demo_data", "register_blueprints", "register_mobile_routes", "register_permissions", "register_settings",
                 "register_jobs", "register_cli", "register_document_kinds", "register_notification_types",
                 "register_search_fields", "menu_items", "member_profile_sections", "on_event", "person_export",
                 "person_erase", "mobile_feed"}
@@ -76,12 +76,15 @@ def test_org_scoped_hooks_go_through_the_gate(sample_ctx, sample_make):
                 "person_export": call_org_hook("person_export", club, person=person),
                 "person_erase": call_org_hook("person_erase", club, person=person),
                 "mobile_feed": flatten(call_org_hook("mobile_feed", club, person=person, since=None)),
+                "dashboard_panels": [p.title for p in flatten(call_org_hook("dashboard_panels", club,
+                                                                            access=access))],
             }
 
     off = run_all()
     assert "Sample notes" not in off["member_profile_sections"]
     assert {"sample_notes": []} not in off["person_export"]
     assert plugin.erased == [] and off["mobile_feed"] == []
+    assert "Sample notes" not in off["dashboard_panels"]
 
     db.session.add(ModuleOverride(org_id=club.id, plugin="sample", enabled=True))
     db.session.commit()
@@ -90,3 +93,4 @@ def test_org_scoped_hooks_go_through_the_gate(sample_ctx, sample_make):
     assert {"sample_notes": []} in on["person_export"]
     assert plugin.erased == [person.id]
     assert on["mobile_feed"] == [{"plugin": "sample", "title": f"Notes of {club.name}"}]
+    assert "Sample notes" in on["dashboard_panels"]

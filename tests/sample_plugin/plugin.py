@@ -187,6 +187,13 @@ class SamplePlugin(Plugin):
         return [ProfileSection("Sample notes", f"<p>{count} notes</p>", plugin="sample")]
 
     @hookimpl
+    def dashboard_panels(self, org, access):
+        from core.web import DashboardPanel
+
+        count = db.session.scalar(sa.select(sa.func.count()).select_from(SampleNote).where(SampleNote.org_id == org.id))
+        return [DashboardPanel("Sample notes", f"<p>{count} notes waiting</p>", plugin="sample")]
+
+    @hookimpl
     def on_event(self, org, event, payload):
         self.events.append((org.id, event, payload))
 

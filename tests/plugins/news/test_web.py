@@ -162,3 +162,19 @@ def test_admin_popups_are_shown_once(client, world):
     web_login(client, "other@example.org")
     assert "Vergadering" not in page(client, f"/o/{world.other_club.id}/news/popups")
     assert client.get(f"/o/{world.club_b.id}/news/popups").status_code == 404
+
+
+def test_popups_show_on_the_dashboard_until_dismissed(client, world):
+    popup = create(client, world.fed, world.sec, title="Algemene vergadering", popup=True, body_html="<p>Kom</p>")
+    web_login(client, "admin-b@example.org")
+    dashboard = f"/o/{world.club_b.id}/"
+    html = page(client, dashboard)
+    assert 'data-plugin="news"' in html and "Algemene vergadering" in html
+    token = CSRF.search(html).group(1)
+    r = client.post(f"/o/{world.club_b.id}/news/popups/{popup['id']}/seen", data={"csrf_token": token,
+                                                                             "next": dashboard})
+    assert r.status_code == 302 and r.headers["Location"].endswith(dashboard)
+    assert "Algemene vergadering" not in page(client, dashboard)
+    # With news switched off for the club, the dashboard has no news panel at all.
+    switch(world.club_b, False)
+    assert 'data-plugin="news"' not in page(client, dashboard)
