@@ -60,12 +60,13 @@ class BillingPlugin(Plugin):
     def member_profile_sections(self, org, person, access):
         from core.db import db
         from core.web import ProfileSection
-        from plugins.billing import privacy
+        from plugins.billing import privacy, services
 
         if not access.has("billing.read", org):
             return []
         invoices = privacy.invoices_of_person(db.session, org, person.id)
-        html = render_template("billing/_profile_section.html", invoices=invoices, org=org)
+        html = render_template("billing/_profile_section.html", invoices=invoices, org=org,
+                               status_of=services.effective_status)
         return [ProfileSection(_l("Invoices"), Markup(html), position=30, plugin=self.name)]
 
     @hookimpl
