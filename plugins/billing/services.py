@@ -448,10 +448,23 @@ def register_payment(session: Session, invoice: Invoice, amount, paid_on: dt.dat
             session.flush()
     except sa.exc.IntegrityError:  # the same external payment booked concurrently
         return None
+    was = invoice.status
     invoice.amount_paid = money(invoice.amount_paid + amount)
     refresh_status(invoice)
     session.flush()
+    if invoice.status == "paid" and was != "paid":
+        _paid_event(session, invoice)
     return payment
+
+
+def _paid_event(session: Session, invoice: Invoice) -> None:
+    """`invoice.paid` to the plugins enabled for the issuer (e.g. to activate a pending membership)."""
+    from core.gates import call_org_hook
+
+    call_org_hook("on_event", _issuer(session, invoice), event="invoice.paid", payload={
+        "invoice_id": invoice.id, "number": invoice.number, "org_id": invoice.org_id,
+        "recipient_person_id": invoice.recipient_person_id, "recipient_org_id": invoice.recipient_org_id,
+        "total": str(invoice.total)})
 
 
 def invoice_payload_lines(invoice: Invoice) -> list[dict]:
