@@ -223,4 +223,5 @@ def test_a_failed_chunk_leaves_no_files_and_a_retry_completes(client, world, app
     assert count(Document) == 0
     services.generate_batch(db.session, db.session.get(DocumentBatch, batch.id))
     db.session.commit()
+    run_jobs(app)  # the notification's fan-out
     assert count(Document) == 1

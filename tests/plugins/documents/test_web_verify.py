@@ -158,7 +158,7 @@ def test_export_and_erase(client, world, app):
     assert remaining == [world.jan.id]
 
 
-def test_large_batches_lay_out_in_worker_processes(client, world):
+def test_large_batches_lay_out_in_worker_processes(client, world, app):
     """The worker-process path gives the same documents as the in-process one."""
     from plugins.documents.models import DocumentBatch
 
@@ -168,6 +168,7 @@ def test_large_batches_lay_out_in_worker_processes(client, world):
     db.session.commit()
     outcome = services.generate_batch(db.session, batch, processes=2)
     db.session.commit()
+    run_jobs(app)  # the notification's fan-out
     assert outcome == {"generated": 2, "skipped": 0, "notified": 2}
     from core.files import storage
 
