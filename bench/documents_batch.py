@@ -34,6 +34,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--people", type=int, default=10_000)
     parser.add_argument("--kind", default="both")
+    parser.add_argument("--processes", type=int, default=None,
+                        help="layout worker processes (default: the app's choice, 2 on 2 cores)")
     args = parser.parse_args()
 
     import sqlalchemy as sa
@@ -90,19 +92,22 @@ def main() -> None:
                 samples.append(round(rss_mb(), 1))
 
             start = time.perf_counter()
-            outcome = services.generate_batch(db.session, db.session.get(DocumentBatch, batch.id), progress=progress)
+            outcome = services.generate_batch(db.session, db.session.get(DocumentBatch, batch.id), progress=progress,
+                                              processes=args.processes)
             db.session.commit()
             seconds = time.perf_counter() - start
             results[kind] = {
                 "seconds": round(seconds, 1), "per_document_ms": round(seconds * 1000 / args.people, 1),
                 "extrapolated_10000_s": round(seconds * 10_000 / args.people, 1), **outcome,
-                "rss_mb_first_chunk": samples[0] if samples else None, "rss_mb_last_chunk": samples[-1] if samples else None,
+                "rss_mb_first_chunk": samples[0] if samples else None,
+                "rss_mb_last_chunk": samples[-1] if samples else None,
                 "rss_mb_max": max(samples) if samples else None,
                 "stored_mb": round(sum(f.stat().st_size for f in (Path(data_dir) / "files" / "documents").iterdir())
                                    / 1024 / 1024, 1),
             }
             print(json.dumps({kind: results[kind]}), flush=True)
     results["loadavg"] = os.getloadavg()
+    results["workers_max_rss_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
     print(json.dumps(results, indent=2))
 
 

@@ -156,6 +156,12 @@ def generate(org_id: int):
     from plugins.membership import services as ms
 
     person_ids = [int(p) for p in request.values.getlist("person_id") if p.isdigit()]
+    # A whole member-list filter, passed on as the member list's query string.
+    if request.method == "POST":
+        raw = {k[7:]: v for k, v in request.form.items() if k.startswith("filter.")}
+    else:
+        raw = {k: v for k, v in request.args.items() if k not in ("kind", "person_id")}
+    member_filter = ms.clean_filters(raw)
     kind_key = request.values.get("kind") or "sport_certificate"
     errors: dict = {}
     if request.method == "POST":
@@ -166,7 +172,7 @@ def generate(org_id: int):
         if person_ids:
             data["person_ids"] = person_ids
         else:
-            data["filter"] = {"status": "current"}
+            data["filter"] = member_filter or {"status": "current"}
         try:
             batch, _job = services.create_batch(db.session, g.org, data, user_id=g.user.id)
             db.session.commit()
@@ -181,6 +187,7 @@ def generate(org_id: int):
                                     .order_by(Person.last_name, Person.first_name)).scalars().all()
     return render_template("documents/generate.html", kinds=document_kinds(), kind_key=kind_key,
                            person_ids=person_ids, people=people, errors=errors, form=request.form,
+                           member_filter=member_filter,
                            templates=services.templates_for(db.session, g.org),
                            seasons=ms.seasons_of(db.session, g.org))
 

@@ -174,3 +174,17 @@ def test_large_batches_lay_out_in_worker_processes(client, world, app):
 
     keys = db.session.execute(sa.select(Document.file_key).order_by(Document.person_id)).scalars().all()
     assert len(keys) == 2 and all(storage().read(k).startswith(b"%PDF") for k in keys)
+
+
+def test_generate_for_a_member_list_filter(client, world, app):
+    web_login(client, "admin-a@example.org")
+    url = f"/o/{world.club_a.id}/documents/generate?kind=letter&q=peeters"
+    html = page(client, url)
+    assert 'name="filter.q" value="peeters"' in html
+    r = client.post(f"/o/{world.club_a.id}/documents/generate", data={
+        "csrf_token": token(html), "kind": "letter", "filter.q": "peeters", "subject": "Uitnodiging", "body": "Kom"})
+    assert r.status_code == 302
+    run_jobs(app)
+    batch = db.session.execute(sa.select(DocumentBatch)).scalar_one()
+    assert batch.person_ids == [world.an.id] and batch.options == {"subject": "Uitnodiging", "body": "Kom"}
+    assert db.session.execute(sa.select(Document.person_id)).scalars().all() == [world.an.id]
