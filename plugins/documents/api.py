@@ -186,7 +186,9 @@ class PersonDocuments(MethodView):
     @blp.requires(perms.READ)
     @blp.response(200, s.DocumentSchema(many=True))
     def get(self, org_id, person_id):
-        """The documents made for a person in this organisation and below."""
+        """The documents made for a person in this organisation and below (404 for someone not linked to it)."""
+        if not services.people_in(db.session, g.org, [person_id]):
+            raise services.NotFound("person not found")
         return [document_payload(d) for d in services.documents_of(db.session, g.org, person_id)]
 
 

@@ -226,3 +226,31 @@ def test_a_failed_chunk_leaves_no_files_and_a_retry_completes(client, world, app
     db.session.commit()
     run_jobs(app)  # the notification's fan-out
     assert count(Document) == 1
+
+
+def test_person_documents_need_a_person_of_the_organisation(client, world):
+    assert client.get(api(world.club_a, "people", world.an.id, "documents"), headers=world.admin_a).json == []
+    assert client.get(api(world.club_a, "people", world.bert.id, "documents"), headers=world.admin_a).status_code == 404
+
+
+def test_every_documents_endpoint_answers_404_when_the_module_is_off(client, world, app):
+    import re
+
+    db.session.execute(sa.update(ModuleOverride).where(ModuleOverride.org_id == world.club_a.id,
+                                                        ModuleOverride.plugin == "documents").values(enabled=False))
+    db.session.commit()
+    from tests.conftest import web_login
+
+    web_login(client, "admin-a@example.org")
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith(("documents_api.", "documents_web.")):
+            continue
+        url = re.sub(r"<int:org_id>", str(world.club_a.id), rule.rule)
+        url = re.sub(r"<[^>]+>", "1", url)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            headers = world.admin_a if rule.endpoint.startswith("documents_api.") else {}
+            r = client.open(url, method=method, headers=headers, json={} if method != "GET" else None)
+            assert r.status_code == 404, (method, url, r.status_code)
+            checked += 1
+    assert checked >= 20
