@@ -103,6 +103,9 @@ def app(make_app):
 def _clean(app) -> None:
     import shutil
 
+    runner = app.extensions["federa"].jobs
+    if runner.inprocess and runner._worker is not None:
+        runner.join()  # jobs of the previous test must not write while the tables are emptied
     shutil.rmtree(Path(app.config["DATA_DIR"]) / "outbox", ignore_errors=True)  # mail of earlier tests
     with app.app_context():
         db.session.remove()
