@@ -121,12 +121,37 @@ def _sport(session, org: Organisation, cache: dict) -> str:
 
 # --- payment: replaceable until billing exists ---------------------------------------------------------
 
-def payment_for(session, membership, person: Person, options: dict) -> tuple[Decimal, dt.date] | None:
-    """(amount, payment date) of the membership fee, or None when it is not known to be paid.
+def billing_payment(session, membership, season) -> tuple[Decimal, dt.date] | None:
+    """(amount, last payment date) of the paid invoice billing made for this membership and season."""
+    registry = current_app.extensions["federa"].plugins
+    if "billing" not in registry or membership is None or season is None:
+        return None
+    from core.gates import is_enabled
+    from plugins.billing.models import Invoice, MembershipCharge, Payment
 
-    Until the billing module records payments, a payment is what the batch request says: per person in
-    `options["payments"][person_id] = {"amount", "paid_on"}`, or for everyone in `amount_paid` + `paid_on`.
-    Replace this function (or let billing override it) when invoices exist."""
+    club = session.get(Organisation, membership.org_id)
+    if club is None or not is_enabled(club, "billing"):
+        return None
+    row = session.execute(
+        sa.select(Invoice.amount_paid, sa.func.max(Payment.paid_on))
+        .join(MembershipCharge, MembershipCharge.invoice_id == Invoice.id)
+        .join(Payment, Payment.invoice_id == Invoice.id)
+        .where(MembershipCharge.membership_id == membership.id, MembershipCharge.season_id == season.id,
+               Invoice.status == "paid")
+        .group_by(Invoice.id, Invoice.amount_paid).order_by(Invoice.id.desc()),
+        execution_options=UNSCOPED).first()
+    return (Decimal(row[0]), row[1]) if row and row[1] else None
+
+
+def payment_for(session, membership, person: Person, options: dict, season=None) -> tuple[Decimal, dt.date] | None:
+    """(amount, payment date) of the membership fee for the season, or None when it is not known to be paid.
+
+    A paid invoice of the billing module (where it is enabled) counts first; otherwise the batch request
+    says it: per person in `options["payments"][person_id] = {"amount", "paid_on"}`, or for everyone in
+    `amount_paid` + `paid_on`. This is the one place that decides "paid"; replace it when the rule changes."""
+    billed = billing_payment(session, membership, season)
+    if billed is not None:
+        return billed
     per_person = (options.get("payments") or {}).get(str(person.id)) or {}
     amount = per_person.get("amount", options.get("amount_paid"))
     paid_on = per_person.get("paid_on", options.get("paid_on"))
@@ -183,7 +208,7 @@ def _certificate_context(session, org, person, options, cache) -> dict:
     row = _membership(session, org, person, season, cache)
     membership, type_name, club = row if row else (None, "", org)
     federation = _federation(session, club, cache)
-    paid = payment_for(session, membership, person, options) if membership else None
+    paid = payment_for(session, membership, person, options, season) if membership else None
     return {
         "member": _person_context(person), "club": _org_context(club), "federation": _org_context(federation),
         "sport": _sport(session, club, cache),

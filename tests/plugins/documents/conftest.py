@@ -42,4 +42,4 @@ def run_jobs(app) -> None:
 @pytest.fixture(scope="session")
 def app(make_app):
     """Only the plugins documents needs, so this suite does not depend on unrelated modules."""
-    return make_app(PLUGINS=["membership", "documents", "mobile_api"])
+    return make_app(PLUGINS=["membership", "billing", "documents", "mobile_api"])

@@ -1,6 +1,7 @@
 """The documents API: kinds, templates checked on save, batches as jobs, delivery to the member app."""
 from __future__ import annotations
 
+import datetime as dt
 
 import sqlalchemy as sa
 
@@ -254,3 +255,32 @@ def test_every_documents_endpoint_answers_404_when_the_module_is_off(client, wor
             assert r.status_code == 404, (method, url, r.status_code)
             checked += 1
     assert checked >= 20
+
+
+def test_a_paid_invoice_from_billing_makes_the_certificate(client, world, app):
+    from decimal import Decimal
+
+    from plugins.billing.models import Invoice, MembershipCharge, Payment
+
+    db.session.add(ModuleOverride(org_id=world.club_a.id, plugin="billing", enabled=True))
+    invoice = Invoice(org_id=world.club_a.id, status="paid", total=Decimal("30.00"), amount_paid=Decimal("30.00"),
+                      recipient_person_id=world.an.id)
+    db.session.add(invoice)
+    db.session.flush()
+    db.session.add_all([
+        MembershipCharge(issuer_id=world.club_a.id, membership_id=world.m_an.id, season_id=world.season.id,
+                         invoice_id=invoice.id),
+        Payment(invoice_id=invoice.id, amount=Decimal("30.00"), paid_on=dt.date(2025, 9, 20), method="manual")])
+    db.session.commit()
+    r = client.post(api(world.club_a, "batches"), headers=world.admin_a,
+                    json={"kind": "sport_certificate", "person_ids": [world.an.id, world.jan.id]})
+    assert r.status_code == 202
+    run_jobs(app)
+    batch = db.session.get(DocumentBatch, r.json["batch_id"])
+    # An's fee is paid in billing; Jan has no paid invoice and no payment in the request.
+    assert [s["person_id"] for s in batch.skipped] == [world.jan.id]
+    assert db.session.execute(sa.select(Document.person_id)).scalars().all() == [world.an.id]
+    from plugins.documents.kinds import CERTIFICATE
+
+    context = CERTIFICATE.build(db.session, world.club_a, world.an, {}, {})
+    assert (context["amount_paid"], context["paid_on"]) == ("30,00", "20/09/2025")
