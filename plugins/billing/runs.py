@@ -20,11 +20,11 @@ from core.db import unscoped
 from core.models import Organisation, Person
 from core.services import Conflict, DomainError, NotFound
 from plugins.billing import services
-from plugins.billing.models import Invoice, InvoiceRun, MembershipCharge
+from plugins.billing.models import Invoice, InvoiceLine, InvoiceRun, MembershipCharge
 from plugins.membership import services as membership
 from plugins.membership.models import Membership, MembershipType, Season
 
-CHUNK = 200
+CHUNK = 1000
 
 
 @dataclass
@@ -35,6 +35,8 @@ class PlannedInvoice:
     lines: list[dict]
     membership_ids: list[int]
     problem: str | None = None  # why it cannot be issued (shown in the preview, skipped by the run)
+    # The recipient as printed on the invoice (copied when issued).
+    snapshot: dict = field(default_factory=dict)
 
     @property
     def total(self) -> Decimal:
@@ -64,6 +66,19 @@ def _has_address(obj) -> bool:
     return bool(obj.street and obj.postal_code and obj.city)
 
 
+def _person_snapshot(p: Person) -> dict:
+    street = " ".join(x for x in (p.street, p.house_number, f"bus {p.box}" if p.box else None) if x)
+    return {"recipient_name": f"{p.first_name} {p.last_name}", "recipient_street": street,
+            "recipient_postal_code": p.postal_code, "recipient_city": p.city, "recipient_country": p.country or "BE",
+            "recipient_kbo": None, "recipient_email": p.email}
+
+
+def _org_snapshot(o: Organisation) -> dict:
+    return {"recipient_name": o.name, "recipient_street": o.street, "recipient_postal_code": o.postal_code,
+            "recipient_city": o.city, "recipient_country": o.country or "BE", "recipient_kbo": o.kbo_number,
+            "recipient_email": o.email}
+
+
 def plan(session: Session, org: Organisation, season: Season, target: str, mode: str = "per_type") -> list[PlannedInvoice]:
     """What a run of `org` would invoice now: one invoice per member (`members`) or per club (`clubs`)."""
     charged = sa.select(MembershipCharge.membership_id).where(
@@ -88,7 +103,8 @@ def plan(session: Session, org: Organisation, season: Season, target: str, mode:
                     recipient_name=f"{person.first_name} {person.last_name}",
                     lines=[_line(f"{r.name} {season.name}", 1, r.price) for r in items],
                     membership_ids=[r.id for r in items],
-                    problem=None if _has_address(person) else "no address"))
+                    problem=None if _has_address(person) else "no address",
+                    snapshot=_person_snapshot(person)))
             return result
         if target != "clubs":
             raise DomainError("Unknown target; use clubs or members.", field="target")
@@ -121,7 +137,8 @@ def plan(session: Session, org: Organisation, season: Season, target: str, mode:
                 lines = [_line(f"{name} {season.name}", count, price) for (name, price), count in groups.items()]
             result.append(PlannedInvoice(recipient_person_id=None, recipient_org_id=club_id, recipient_name=club.name,
                                          lines=lines, membership_ids=[r.id for r in items],
-                                         problem=None if _has_address(club) else "no address"))
+                                         problem=None if _has_address(club) else "no address",
+                                         snapshot=_org_snapshot(club)))
         return result
 
 
@@ -191,27 +208,71 @@ def execute_run(session: Session, org: Organisation, run_id: int, *, today: dt.d
     with unscoped(session):
         planned = [p for p in plan(session, org, season, run.target, mode) if p.problem is None]
     total = len(planned)
-    made = 0
-    for number, item in enumerate(planned, start=1):
-        invoice = services.create_invoice(session, org, item.lines, recipient_person_id=item.recipient_person_id,
-                                          recipient_org_id=item.recipient_org_id, run_id=run.id)
-        session.add_all([MembershipCharge(issuer_id=org.id, membership_id=m, season_id=season.id,
-                                          invoice_id=invoice.id) for m in item.membership_ids])
-        services.issue(session, invoice, today=today, payment_terms_days=terms)
-        if deliver:
+    today = today or dt.date.today()
+    services.check_issuer(org)
+    for start in range(0, total, CHUNK):
+        chunk = planned[start:start + CHUNK]
+        ids = issue_chunk(session, org, run, season, chunk, today, terms)
+        run.invoices_created += len(ids)
+        if deliver and ids:
             from core.jobs import job_runner
 
             job_runner().enqueue(session, "billing.deliver_invoice", org_id=org.id,
-                                 title=f"Send invoice {invoice.number}",
-                                 idempotency_key=f"billing.deliver:{invoice.id}", invoice_id=invoice.id)
-        made += 1
-        if number % CHUNK == 0 or number == total:
-            run.invoices_created += made
-            made = 0
-            if progress:
-                progress(number, total)  # commits the chunk
-            else:
-                session.commit()
+                                 title=f"Send {len(ids)} invoices", idempotency_key=f"billing.deliver-run:{run.id}:{start}",
+                                 invoice_ids=ids)
+        if progress:
+            progress(start + len(chunk), total)  # commits the chunk
+        else:
+            session.commit()
     run.status = "done"
     session.commit()
     return {"run_id": run.id, "invoices": run.invoices_created}
+
+
+def issue_chunk(session: Session, org: Organisation, run: InvoiceRun, season: Season, chunk: list[PlannedInvoice],
+                today: dt.date, terms: int) -> list[int]:
+    """Create and issue the invoices of `chunk` with a few set-based statements (a run may make 100,000):
+    the numbers are taken in one step under the counter's lock, then invoices, lines and membership
+    charges are inserted in bulk. Same result as `services.create_invoice` + `services.issue` per invoice;
+    the audit log gets one entry per chunk (the invoices themselves are the record of what was made)."""
+    from core.audit import _actor
+    from core.db import utcnow
+    from core.models import AuditLog
+
+    if not chunk:
+        return []
+    last = services.next_number(session, org.id, "invoice", today.year, count=len(chunk))
+    first = last - len(chunk) + 1
+    now = utcnow()
+    due = today + dt.timedelta(days=terms)
+    rows, line_rows = [], []
+    for offset, item in enumerate(chunk):
+        cleaned = services.clean_lines(item.lines)
+        nets = [services.money(l["quantity"] * l["unit_price"]) for l in cleaned]
+        total = services.money(sum(nets, Decimal("0")))  # runs invoice exempt membership fees (category E)
+        sequence = first + offset
+        rows.append({"org_id": org.id, "kind": "invoice", "status": "issued", "year": today.year,
+                     "sequence": sequence, "number": services.format_number("invoice", today.year, sequence),
+                     "issue_date": today, "due_date": due, "currency": "EUR", "issued_at": now,
+                     "recipient_person_id": item.recipient_person_id, "recipient_org_id": item.recipient_org_id,
+                     **item.snapshot, "total_net": total, "total_vat": Decimal("0.00"), "total": total,
+                     "amount_paid": Decimal("0.00"), "amount_credited": Decimal("0.00"), "run_id": run.id,
+                     "reminders_sent": 0, "created_at": now, "updated_at": now})
+        line_rows.append([{**l, "position": i, "net_amount": n} for i, (l, n) in enumerate(zip(cleaned, nets))])
+    ids = list(session.execute(sa.insert(Invoice.__table__).returning(Invoice.__table__.c.id,
+                                                                     sort_by_parameter_order=True), rows).scalars())
+    session.execute(sa.update(Invoice.__table__).where(Invoice.__table__.c.id == sa.bindparam("b_id"))
+                    .values(structured_ref=sa.bindparam("b_ref")),
+                    [{"b_id": i, "b_ref": services.structured_ref_for(i)} for i in ids])
+    session.execute(sa.insert(InvoiceLine.__table__), [
+        {**line, "invoice_id": invoice_id} for invoice_id, lines in zip(ids, line_rows) for line in lines])
+    session.execute(sa.insert(MembershipCharge.__table__), [
+        {"issuer_id": org.id, "membership_id": m, "season_id": season.id, "invoice_id": invoice_id, "created_at": now}
+        for invoice_id, item in zip(ids, chunk) for m in item.membership_ids])
+    user_id, actor_org, ip = _actor(session)
+    session.add(AuditLog(user_id=user_id, org_id=actor_org or org.id, action="create", entity_type="billing_invoice",
+                         entity_id=f"{ids[0]}-{ids[-1]}", ip=ip,
+                         changes={"run_id": run.id, "invoices": len(ids), "numbers": [rows[0]["number"],
+                                                                                      rows[-1]["number"]]}))
+    session.flush()
+    return ids

@@ -306,20 +306,24 @@ def check_issuer(issuer: Organisation) -> None:
         raise DomainError("The issuing organisation has no complete address.", field="address")
 
 
-def next_number(session: Session, org_id: int, series: str, year: int) -> int:
-    """The next number of `org_id` in `year`, locked until the transaction ends (see the module docstring)."""
+def next_number(session: Session, org_id: int, series: str, year: int, count: int = 1) -> int:
+    """Take the next `count` numbers of `org_id` in `year`; returns the last one. The counter row stays
+    locked until the transaction ends (see the module docstring)."""
     where = (InvoiceCounter.org_id == org_id, InvoiceCounter.series == series, InvoiceCounter.year == year)
-    bump = sa.update(InvoiceCounter).where(*where).values(
-        last_number=InvoiceCounter.last_number + 1)
+    bump = sa.update(InvoiceCounter).where(*where).values(last_number=InvoiceCounter.last_number + count)
     if session.execute(bump).rowcount == 0:
         try:
             with session.begin_nested():
                 session.execute(sa.insert(InvoiceCounter).values(org_id=org_id, series=series, year=year,
-                                                                 last_number=1))
-            return 1
+                                                                 last_number=count))
+            return count
         except sa.exc.IntegrityError:  # another transaction created the counter a moment ago
             session.execute(bump)
     return session.execute(sa.select(InvoiceCounter.last_number).where(*where)).scalar_one()
+
+
+def format_number(kind: str, year: int, sequence: int) -> str:
+    return f"{'' if kind == 'invoice' else 'CN-'}{year}-{sequence:05d}"
 
 
 def issue(session: Session, invoice: Invoice, *, today: dt.date | None = None, payment_terms_days: int = 30) -> bool:
@@ -348,8 +352,7 @@ def issue(session: Session, invoice: Invoice, *, today: dt.date | None = None, p
     # Credit notes get their own series (in the UBL they are a separate document type).
     invoice.year = today.year
     invoice.sequence = next_number(session, invoice.org_id, invoice.kind, today.year)
-    prefix = "" if invoice.kind == "invoice" else "CN-"
-    invoice.number = f"{prefix}{today.year}-{invoice.sequence:05d}"
+    invoice.number = format_number(invoice.kind, today.year, invoice.sequence)
     invoice.status = "issued"
     invoice.issue_date = today
     invoice.issued_at = utcnow()

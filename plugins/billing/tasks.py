@@ -11,15 +11,22 @@ from plugins.billing import delivery, reminders, runs, services
 from plugins.billing.models import Invoice
 
 
-def deliver_invoice_job(ctx, invoice_id: int):
-    """Payment link, e-mail with PDF and Peppol e-invoice of one issued invoice."""
-    invoice = ctx.session.get(Invoice, invoice_id)
-    if invoice is None or invoice.status in ("draft", "cancelled"):
-        return {"skipped": True}
-    try:
-        return delivery.deliver(ctx.session, invoice)
-    except DomainError as exc:
-        raise JobFailed(exc.message) from None
+def deliver_invoice_job(ctx, invoice_id: int | None = None, invoice_ids: list | None = None):
+    """Payment link, e-mail with PDF and Peppol e-invoice of issued invoices (each step recorded, so a
+    retry repeats nothing that was done)."""
+    done = 0
+    for one in ([invoice_id] if invoice_id is not None else []) + list(invoice_ids or []):
+        invoice = ctx.session.get(Invoice, int(one))
+        if invoice is None or invoice.status in ("draft", "cancelled"):
+            continue
+        try:
+            delivery.deliver(ctx.session, invoice)
+        except DomainError as exc:
+            raise JobFailed(exc.message) from None
+        done += 1
+        if invoice_ids:
+            ctx.progress(done, len(invoice_ids))
+    return {"delivered": done}
 
 
 def issue_run_job(ctx, run_id: int, deliver: bool = True):

@@ -52,6 +52,13 @@ def test_club_run_preview_then_issue_then_only_newcomers(client, world):
         ("issued", f"{dt.date.today().year}-00001", invoices[0].total),
         ("issued", f"{dt.date.today().year}-00002", invoices[1].total)]
     assert sorted(str(i.total) for i in invoices) == ["15.00", "40.00"]
+    from plugins.billing import services
+
+    for i in invoices:  # issued in bulk, but the same as one by one
+        assert services.parse_structured_ref(i.structured_ref) == i.structured_ref == services.structured_ref_for(i.id)
+        assert i.recipient_street and i.due_date > i.issue_date and i.lines and i.total == sum(l.net_amount for l in i.lines)
+    jan = next(i for i in invoices if i.recipient_person_id == world.jan.id)
+    assert jan.recipient_name == "Jan Peeters" and jan.emailed_at is not None  # delivered by the follow-up job
     # Running again invoices nobody twice; a newcomer is picked up.
     add_member(world.club_a, world.adult, "Els", "Nieuw", **ADDRESS)
     r = run(client, world, world.club_a, world.admin_a, "members", True)
