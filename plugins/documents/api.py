@@ -63,6 +63,21 @@ class Kinds(MethodView):
                 for k in document_kinds().values()]
 
 
+@blp.route("/kinds/<string:kind>/default-template")
+class DefaultTemplate(MethodView):
+    @blp.requires(perms.READ)
+    @blp.arguments(s.LanguageArgs, location="query")
+    @blp.response(200, s.TemplateSchema)
+    def get(self, args, org_id, kind):
+        """The built-in template of a kind in Dutch, French or English: a starting point for your own."""
+        if kind not in document_kinds():
+            raise services.NotFound("unknown document kind")
+        kind_ = get_kind(kind)
+        default = services.default_template(kind_, args["language"])
+        return {"kind": kind_.key, "name": default.name, "language": default.language, "html": default.html,
+                "css": default.css, "has_logo": False, "inherited": True}
+
+
 @blp.route("/templates")
 class Templates(MethodView):
     @blp.requires(perms.READ)

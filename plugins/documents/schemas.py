@@ -105,6 +105,10 @@ class DocumentSchema(ma.Schema):
 BatchPageSchema = page_schema(BatchSchema, "DocumentsBatchPage")
 
 
+class LanguageArgs(ma.Schema):
+    language = ma.fields.String(load_default="nl", validate=validate.OneOf(("nl", "fr", "en")))
+
+
 class BatchListArgs(ma.Schema):
     page = ma.fields.Integer(load_default=1, validate=validate.Range(min=1))
     page_size = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))

@@ -24,6 +24,15 @@ def test_kinds_are_listed_with_their_variables(client, world):
     kinds = {k["key"]: k for k in r.json}
     assert {"sport_certificate", "member_card", "letter"} <= set(kinds)
     assert "amount_paid" in kinds["sport_certificate"]["variables"]
+    fr = client.get(api(world.club_a, "kinds", "sport_certificate", "default-template") + "?language=fr",
+                    headers=world.admin_a)
+    assert fr.status_code == 200 and "Attestation" in fr.json["html"]
+    en = client.get(api(world.club_a, "kinds", "member_card", "default-template") + "?language=en",
+                    headers=world.admin_a)
+    assert "Member card" in en.json["html"]
+    assert client.get(api(world.club_a, "kinds", "nope", "default-template"), headers=world.admin_a).status_code == 404
+    bad = client.get(api(world.club_a, "kinds", "letter", "default-template") + "?language=de", headers=world.admin_a)
+    assert bad.status_code == 422
 
 
 def test_template_syntax_error_is_refused_with_its_line(client, world):
@@ -145,6 +154,9 @@ def test_certificate_requires_a_paid_season(client, world, app):
     run_jobs(app)
     assert count(Document) == 0
     assert db.session.get(DocumentBatch, r.json["batch_id"]).skipped[0]["missing"] == ["payment"]
+    listed = client.get(api(world.club_a, "batches"), headers=world.admin_a).json
+    assert listed["total"] == 1 and listed["items"][0]["skipped_count"] == 1
+    assert client.get(api(world.club_b, "batches"), headers=world.contact_b).json["total"] == 0
 
 
 def test_selection_outside_the_organisation_is_refused(client, world):
