@@ -9,10 +9,12 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from core.db import utcnow
+
 from core.models import Organisation
 from core.services import Conflict, DomainError, NotFound
 from plugins.billing import coda, services
-from plugins.billing.models import BankLine, Invoice
+from plugins.billing.models import BankLine, Invoice, Payment
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 
@@ -48,28 +50,60 @@ def import_coda(session: Session, org: Organisation, data: bytes, created_by_id:
     wanted = [r for r in refs.values() if r]
     invoices: dict[str, Invoice] = {}
     for chunk in range(0, len(wanted), 500):
+        # Locked (PostgreSQL) so a payment booked by hand at the same moment is not lost.
         for invoice in session.execute(sa.select(Invoice).where(
                 Invoice.org_id == org.id, Invoice.kind == "invoice",
-                Invoice.structured_ref.in_(wanted[chunk:chunk + 500]))).scalars():
+                Invoice.structured_ref.in_(wanted[chunk:chunk + 500])).with_for_update()).scalars():
             invoices[invoice.structured_ref] = invoice
-    booked = unmatched = 0
+    # Set-based: one bulk insert of the lines and one of the payments; the invoices' paid amounts
+    # and statuses change through the ORM (audited per invoice) and one audit entry sums up the import.
+    now = utcnow()
+    account = _iban(statements[0].account)[:34]
+    line_rows, payment_rows, became_paid = [], [], []
     for m in fresh:
         ref = refs[m.reference]
-        line = BankLine(org_id=org.id, reference=m.reference[:120], account=_iban(statements[0].account)[:34],
-                        amount=services.money(m.amount), value_date=m.value_date or m.entry_date,
-                        communication=(m.communication or "")[:500] or None, structured_ref=ref,
-                        counterparty_name=(m.counterparty_name or "")[:255] or None,
-                        counterparty_account=(m.counterparty_account or "")[:34] or None)
-        session.add(line)
         invoice = invoices.get(ref) if ref else None
-        if invoice is not None and invoice.status in services.OPEN_STATUSES:
-            _book(session, line, invoice, created_by_id)
-            booked += 1
-        else:
-            unmatched += 1
+        amount = services.money(m.amount)
+        value_date = m.value_date or m.entry_date or now.date()
+        booked = invoice is not None and invoice.status in services.OPEN_STATUSES
+        line_rows.append({
+            "org_id": org.id, "reference": m.reference[:120], "account": account, "amount": amount,
+            "value_date": value_date, "communication": (m.communication or "")[:500] or None, "structured_ref": ref,
+            "counterparty_name": (m.counterparty_name or "")[:255] or None,
+            "counterparty_account": (m.counterparty_account or "")[:34] or None,
+            "status": "booked" if booked else "unmatched", "invoice_id": invoice.id if booked else None,
+            "created_at": now})
+        if booked:
+            payment_rows.append({"invoice_id": invoice.id, "amount": amount, "paid_on": value_date, "method": "coda",
+                                 "reference": ((m.communication or m.counterparty_name or "")[:255]) or None,
+                                 "external_id": f"coda:{org.id}:{m.reference}", "created_by_id": created_by_id,
+                                 "created_at": now})
+            was = invoice.status
+            invoice.amount_paid = services.money(invoice.amount_paid + amount)
+            services.refresh_status(invoice)
+            if invoice.status == "paid" and was != "paid":
+                became_paid.append(invoice)
+    try:
+        with session.begin_nested():
+            for start in range(0, len(line_rows), 2000):
+                session.execute(sa.insert(BankLine.__table__), line_rows[start:start + 2000])
+            for start in range(0, len(payment_rows), 2000):
+                session.execute(sa.insert(Payment.__table__), payment_rows[start:start + 2000])
+    except sa.exc.IntegrityError:
+        raise Conflict("This statement is being imported at this moment; try again in a minute.",
+                       field="file") from None
+    from core.audit import _actor
+    from core.models import AuditLog
+
+    user_id, actor_org, ip = _actor(session)
+    session.add(AuditLog(user_id=user_id, org_id=actor_org or org.id, action="import", entity_type="billing_bank_line",
+                         ip=ip, changes={"statements": len(statements), "lines": len(line_rows),
+                                         "booked": len(payment_rows)}))
     session.flush()
-    return {"statements": len(statements), "movements": len(movements), "booked": booked,
-            "unmatched": unmatched, "already_imported": len(movements) - len(fresh)}
+    for invoice in became_paid:
+        services._paid_event(session, invoice)
+    return {"statements": len(statements), "movements": len(movements), "booked": len(payment_rows),
+            "unmatched": len(line_rows) - len(payment_rows), "already_imported": len(movements) - len(fresh)}
 
 
 def _book(session: Session, line: BankLine, invoice: Invoice, created_by_id: int | None) -> None:
