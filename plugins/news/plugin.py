@@ -55,6 +55,14 @@ class NewsPlugin(Plugin):
         return [MenuItem(_l("News"), "news_web.posts", icon="news", position=40, plugin=self.name)]
 
     @hookimpl
+    def load_demo_data(self, session, federation):
+        from flask import current_app
+
+        from plugins.news.demo import load
+
+        return load(session, federation, current_app.extensions["federa"].plugins)
+
+    @hookimpl
     def dashboard_panels(self, org, access):
         """Pop-up messages for this admin that they have not dismissed yet."""
         from flask import render_template
