@@ -264,11 +264,20 @@ def issue_chunk(session: Session, org: Organisation, run: InvoiceRun, season: Se
                      "amount_paid": Decimal("0.00"), "amount_credited": Decimal("0.00"), "run_id": run.id,
                      "reminders_sent": 0, "created_at": now, "updated_at": now})
         line_rows.append([{**l, "position": i, "net_amount": n} for i, (l, n) in enumerate(zip(cleaned, nets))])
-    ids = list(session.execute(sa.insert(Invoice.__table__).returning(Invoice.__table__.c.id,
-                                                                     sort_by_parameter_order=True), rows).scalars())
-    session.execute(sa.update(Invoice.__table__).where(Invoice.__table__.c.id == sa.bindparam("b_id"))
-                    .values(structured_ref=sa.bindparam("b_ref")),
-                    [{"b_id": i, "b_ref": services.structured_ref_for(i)} for i in ids])
+    table = Invoice.__table__
+    if session.get_bind().dialect.name == "postgresql":
+        # Ids from the sequence first, so each row goes in complete with its structured communication in one
+        # pipelined executemany (a multi-row INSERT ... RETURNING of 30,000 parameters costs more to parse).
+        ids = list(session.execute(sa.select(sa.func.nextval(sa.func.pg_get_serial_sequence("billing_invoice", "id")))
+                                   .select_from(sa.func.generate_series(1, len(rows)))).scalars())
+        for invoice_id, row in zip(ids, rows):
+            row.update(id=invoice_id, structured_ref=services.structured_ref_for(invoice_id))
+        session.connection().execute(table.insert(), rows)
+    else:
+        ids = list(session.execute(table.insert().returning(table.c.id, sort_by_parameter_order=True), rows).scalars())
+        session.execute(table.update().where(table.c.id == sa.bindparam("b_id"))
+                        .values(structured_ref=sa.bindparam("b_ref")),
+                        [{"b_id": i, "b_ref": services.structured_ref_for(i)} for i in ids])
     session.execute(sa.insert(InvoiceLine.__table__), [
         {**line, "invoice_id": invoice_id} for invoice_id, lines in zip(ids, line_rows) for line in lines])
     session.execute(sa.insert(MembershipCharge.__table__), [
