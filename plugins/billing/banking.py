@@ -48,47 +48,58 @@ def import_coda(session: Session, org: Organisation, data: bytes, created_by_id:
     refs = {m.reference: (m.structured_communication or services.parse_structured_ref(m.communication))
             for m in fresh}
     wanted = [r for r in refs.values() if r]
-    invoices: dict[str, Invoice] = {}
+    # The open invoices the lines point at, locked (PostgreSQL) so a payment booked by hand at the same moment
+    # is not lost. Plain rows, not ORM objects: a statement may book thousands of payments.
+    I = Invoice.__table__
+    invoices: dict[str, dict] = {}
     for chunk in range(0, len(wanted), 500):
-        # Locked (PostgreSQL) so a payment booked by hand at the same moment is not lost.
-        for invoice in session.execute(sa.select(Invoice).where(
-                Invoice.org_id == org.id, Invoice.kind == "invoice",
-                Invoice.structured_ref.in_(wanted[chunk:chunk + 500])).with_for_update()).scalars():
-            invoices[invoice.structured_ref] = invoice
-    # Set-based: one bulk insert of the lines and one of the payments; the invoices' paid amounts
-    # and statuses change through the ORM (audited per invoice) and one audit entry sums up the import.
+        for row in session.execute(sa.select(I.c.id, I.c.structured_ref, I.c.status, I.c.total, I.c.amount_paid,
+                                             I.c.amount_credited).where(
+                I.c.org_id == org.id, I.c.kind == "invoice",
+                I.c.structured_ref.in_(wanted[chunk:chunk + 500])).with_for_update()).mappings():
+            invoices[row["structured_ref"]] = dict(row)
+    # Set-based: bulk inserts of the lines and the payments and one executemany for the invoices' paid
+    # amounts and statuses; one audit entry sums up the import with the invoices it booked on.
     now = utcnow()
     account = _iban(statements[0].account)[:34]
-    line_rows, payment_rows, became_paid = [], [], []
+    line_rows, payment_rows, changed, became_paid = [], [], {}, []
     for m in fresh:
         ref = refs[m.reference]
         invoice = invoices.get(ref) if ref else None
         amount = services.money(m.amount)
         value_date = m.value_date or m.entry_date or now.date()
-        booked = invoice is not None and invoice.status in services.OPEN_STATUSES
+        booked = invoice is not None and invoice["status"] in services.OPEN_STATUSES
         line_rows.append({
             "org_id": org.id, "reference": m.reference[:120], "account": account, "amount": amount,
             "value_date": value_date, "communication": (m.communication or "")[:500] or None, "structured_ref": ref,
             "counterparty_name": (m.counterparty_name or "")[:255] or None,
             "counterparty_account": (m.counterparty_account or "")[:34] or None,
-            "status": "booked" if booked else "unmatched", "invoice_id": invoice.id if booked else None,
+            "status": "booked" if booked else "unmatched", "invoice_id": invoice["id"] if booked else None,
             "created_at": now})
         if booked:
-            payment_rows.append({"invoice_id": invoice.id, "amount": amount, "paid_on": value_date, "method": "coda",
+            payment_rows.append({"invoice_id": invoice["id"], "amount": amount, "paid_on": value_date,
+                                 "method": "coda",
                                  "reference": ((m.communication or m.counterparty_name or "")[:255]) or None,
                                  "external_id": f"coda:{org.id}:{m.reference}", "created_by_id": created_by_id,
                                  "created_at": now})
-            was = invoice.status
-            invoice.amount_paid = services.money(invoice.amount_paid + amount)
-            services.refresh_status(invoice)
-            if invoice.status == "paid" and was != "paid":
-                became_paid.append(invoice)
+            invoice["amount_paid"] = services.money(invoice["amount_paid"] + amount)
+            open_amount = invoice["total"] - invoice["amount_paid"] - invoice["amount_credited"]
+            new_status = "paid" if open_amount <= 0 else "partly_paid"
+            if new_status == "paid" and invoice["status"] != "paid":
+                became_paid.append(invoice["id"])
+            invoice["status"] = new_status
+            changed[invoice["id"]] = invoice
     try:
         with session.begin_nested():
             for start in range(0, len(line_rows), 2000):
                 session.execute(sa.insert(BankLine.__table__), line_rows[start:start + 2000])
             for start in range(0, len(payment_rows), 2000):
                 session.execute(sa.insert(Payment.__table__), payment_rows[start:start + 2000])
+            if changed:
+                session.execute(I.update().where(I.c.id == sa.bindparam("b_id")).values(
+                    amount_paid=sa.bindparam("b_paid"), status=sa.bindparam("b_status"), updated_at=now),
+                    [{"b_id": i["id"], "b_paid": i["amount_paid"], "b_status": i["status"]}
+                     for i in changed.values()])
     except sa.exc.IntegrityError:
         raise Conflict("This statement is being imported at this moment; try again in a minute.",
                        field="file") from None
@@ -98,10 +109,13 @@ def import_coda(session: Session, org: Organisation, data: bytes, created_by_id:
     user_id, actor_org, ip = _actor(session)
     session.add(AuditLog(user_id=user_id, org_id=actor_org or org.id, action="import", entity_type="billing_bank_line",
                          ip=ip, changes={"statements": len(statements), "lines": len(line_rows),
-                                         "booked": len(payment_rows)}))
+                                         "booked": len(payment_rows), "invoice_ids": sorted(changed)}))
     session.flush()
-    for invoice in became_paid:
-        services._paid_event(session, invoice)
+    session.expire_all()  # invoices loaded before changed underneath the ORM
+    for start in range(0, len(became_paid), 500):
+        for invoice in session.execute(sa.select(Invoice).where(Invoice.id.in_(became_paid[start:start + 500]))
+                                       ).scalars():
+            services._paid_event(session, invoice)
     return {"statements": len(statements), "movements": len(movements), "booked": len(payment_rows),
             "unmatched": len(line_rows) - len(payment_rows), "already_imported": len(movements) - len(fresh)}
 
