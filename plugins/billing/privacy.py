@@ -72,6 +72,7 @@ def erase_person(session: Session, org: Organisation, person, today: dt.date | N
 def feed_items(session: Session, org: Organisation, person) -> list:
     """The member app's invoice list: invoices `org` itself issued to the person (not drafts)."""
     from flask import url_for
+    from flask_babel import gettext as _
 
     from mobile_api.feed import FeedItem
 
@@ -83,7 +84,8 @@ def feed_items(session: Session, org: Organisation, person) -> list:
         for i in invoices:
             status = services.effective_status(i)
             items.append(FeedItem(
-                title=f"{'Credit note' if i.kind == 'credit_note' else 'Invoice'} {i.number}", kind="invoice",
+                title=(_("Credit note %(number)s", number=i.number) if i.kind == "credit_note"
+                       else _("Invoice %(number)s", number=i.number)), kind="invoice",
                 id=f"invoice:{i.id}", plugin="billing", summary=services.format_structured_ref(i.structured_ref),
                 download_url=url_for("billing_me.MyInvoicePdf", invoice_id=i.id), content_type="application/pdf",
                 payment_url=i.payment_url if status in ("issued", "partly_paid", "overdue") else None,

@@ -255,7 +255,8 @@ def list_query(org: Organisation, status: str | None = None, received_only: bool
     if q:
         like = f"%{q.strip().lower()}%"
         query = query.where(sa.or_(sa.func.lower(Invoice.recipient_name).like(like),
-                                   Invoice.number.like(like), Invoice.structured_ref.like(f"%{q.strip()}%")))
+                                   sa.func.lower(Invoice.number).like(like),
+                                   Invoice.structured_ref.like(f"%{''.join(ch for ch in q if ch.isdigit()) or q.strip()}%")))
     return query.order_by(Invoice.id.desc())
 
 

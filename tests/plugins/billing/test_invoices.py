@@ -136,6 +136,10 @@ def test_payments_partly_then_paid_and_idempotent(client, world):
     assert count(Payment) == 2
     r = client.get(api(world.club_a, "invoices") + "?status=paid", headers=world.admin_a)
     assert [i["id"] for i in r.json["items"]] == [inv["id"]]
+    for q in (inv["number"], inv["structured_communication"], "peeters"):
+        r = client.get(api(world.club_a, "invoices"), headers=world.admin_a, query_string={"q": q})
+        assert [i["id"] for i in r.json["items"]] == [inv["id"]], q
+    assert client.get(api(world.club_a, "invoices") + "?q=nobody", headers=world.admin_a).json["total"] == 0
 
 
 def test_credit_note_references_and_credits_the_invoice(client, world):
