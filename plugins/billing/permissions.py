@@ -23,6 +23,8 @@ SETTINGS = [
     SettingSpec("billing.reminder_days", "Reminders: days after the due date, comma-separated", "14,30", str),
     SettingSpec("billing.federation_invoice_mode", "Invoicing clubs: one line per membership type or per member",
                 "per_type", str, choices=("per_type", "per_member")),
+    SettingSpec("billing.run_invoice_date", "Invoice runs: invoice date (YYYY-MM-DD; empty: the day of the run). "
+                "Set on a federation, its clubs' runs follow it", "", str),
     SettingSpec("billing.logo_file", "Logo on invoices (set by uploading it on the billing page)", "", str),
     SettingSpec("billing.mollie_api_key", "Mollie API key (online payments)", "", str),
 ]

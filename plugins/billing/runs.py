@@ -147,13 +147,30 @@ def plan(session: Session, org: Organisation, season: Season, target: str, mode:
         return result
 
 
+def invoice_date(session: Session, org: Organisation, today: dt.date | None = None) -> dt.date:
+    """The date of a run's invoices: the setting `billing.run_invoice_date` of `org` or the nearest organisation
+    above it (so clubs can follow their federation's invoice date), else today."""
+    from core.gates import federa
+    from core.settings import get_setting
+
+    value = (get_setting(session, federa().settings, org, "billing.run_invoice_date") or "").strip()
+    if not value:
+        return today or dt.date.today()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise DomainError("The invoice date of runs (setting billing.run_invoice_date) is not a date (YYYY-MM-DD).",
+                          field="billing.run_invoice_date") from None
+
+
 def preview(session: Session, org: Organisation, season_id: int, target: str, mode: str = "per_type") -> dict:
     season = membership.get_season(session, org, season_id)
     with unscoped(session):
         services.check_issuer(org)
+    date = invoice_date(session, org)
     planned = plan(session, org, season, target, mode)
     ready = [p for p in planned if p.problem is None]
-    return {"invoices": [p.as_dict() for p in planned], "count": len(ready),
+    return {"invoices": [p.as_dict() for p in planned], "count": len(ready), "invoice_date": date,
             "total": sum((p.total for p in ready), Decimal("0.00"))}
 
 
@@ -168,6 +185,7 @@ def start_run(session: Session, org: Organisation, season_id: int, target: str, 
     if target not in ("clubs", "members"):
         raise DomainError("Unknown target; use clubs or members.", field="target")
     services.check_issuer(org)
+    invoice_date(session, org)  # a bad setting is refused now, not in the job
     if idempotency_key:
         job_id = session.execute(sa.select(Job.id).where(Job.idempotency_key == idempotency_key)).scalar()
         if job_id is not None:  # the same request sent again: hand back the run it started
@@ -213,7 +231,7 @@ def execute_run(session: Session, org: Organisation, run_id: int, *, today: dt.d
     with unscoped(session):
         planned = [p for p in plan(session, org, season, run.target, mode) if p.problem is None]
     total = len(planned)
-    today = today or dt.date.today()
+    today = today or invoice_date(session, org)
     services.check_issuer(org)
     for start in range(0, total, CHUNK):
         chunk = planned[start:start + CHUNK]

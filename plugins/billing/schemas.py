@@ -82,6 +82,7 @@ class RunSchema(ma.Schema):
 class RunPreviewSchema(ma.Schema):
     invoices = ma.fields.List(ma.fields.Dict())
     count = ma.fields.Integer()
+    invoice_date = ma.fields.Date()
     total = ma.fields.Decimal(as_string=True)
     job_id = ma.fields.String(allow_none=True)
     run_id = ma.fields.Integer(allow_none=True)

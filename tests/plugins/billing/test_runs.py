@@ -105,3 +105,19 @@ def test_bad_runs_are_refused(client, world):
     assert client.post(api(world.club_a, "runs"), headers=world.member_a,
                        json={"season_id": world.season.id, "target": "members"}).status_code == 403
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Job)) == 0
+
+
+def test_clubs_follow_the_federation_invoice_date(client, world):
+    date = dt.date.today() - dt.timedelta(days=2)
+    set_setting(db.session, federa().settings, world.fed, "billing.run_invoice_date", date.isoformat())
+    db.session.commit()
+    r = run(client, world, world.club_a, world.admin_a, "members", True)
+    assert r.json["invoice_date"] == date.isoformat()
+    run(client, world, world.club_a, world.admin_a, "members", False)
+    wait()
+    invoice = db.session.execute(sa.select(Invoice)).scalar_one()
+    assert invoice.issue_date == date and invoice.due_date == date + dt.timedelta(days=30)
+    set_setting(db.session, federa().settings, world.club_b, "billing.run_invoice_date", "31/12/2026")
+    db.session.commit()
+    r = run(client, world, world.club_b, world.admin_b, "members", False)
+    assert r.status_code == 422 and "billing.run_invoice_date" in r.json["errors"]["json"]
