@@ -175,11 +175,13 @@ def user_for_token(session: Session, raw: str) -> tuple[User, ApiToken] | None:
     """The user of a valid token (known, not revoked, not expired, active user); records its last use."""
     if not raw.startswith(TOKEN_PREFIX):
         return None
-    token = session.execute(sa.select(ApiToken).where(ApiToken.token_hash == _token_hash(raw))).scalar_one_or_none()
+    # Token and user in one query: this runs on every API request.
+    row = session.execute(sa.select(ApiToken, User).join(User, User.id == ApiToken.user_id)
+                          .where(ApiToken.token_hash == _token_hash(raw))).first()
     now = utcnow()
-    if token is None or token.revoked_at is not None or token.expires_at <= now:
+    if row is None or row.ApiToken.revoked_at is not None or row.ApiToken.expires_at <= now:
         return None
-    user = token.user
+    token, user = row.ApiToken, row.User
     if not user.is_active:
         return None
     # Written at most once a minute, without touching the request's session (no write per API call).
