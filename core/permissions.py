@@ -13,6 +13,8 @@ module match neither level (made through the API with an explicit list) shows as
 """
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
+
 from dataclasses import dataclass, field
 
 PLATFORM_ADMIN = "platform_admin"
@@ -126,18 +128,18 @@ def permissions_to_module_levels(registry: PermissionRegistry, names) -> dict[st
 
 
 CORE_PERMISSIONS = [
-    Permission("core.organisation.read", "View organisations", default_roles=ADMINS),
-    Permission("core.organisation.write", "Edit organisations and their settings", default_roles=(FEDERATION_SECRETARIAT, CLUB_CONTACT, CLUB_ADMIN)),
-    Permission("core.organisation.create", "Create and move organisations below this one", default_roles=(FEDERATION_SECRETARIAT,)),
-    Permission("core.people.read", "View people", default_roles=ADMINS),
-    Permission("core.people.write", "Create and edit people", default_roles=ADMINS),
-    Permission("core.people.merge", "Merge duplicate people", default_roles=(FEDERATION_SECRETARIAT,)),
-    Permission("core.people.national_number", "See full national register numbers and bank accounts", default_roles=(FEDERATION_SECRETARIAT, CLUB_CONTACT)),
-    Permission("core.custom_fields.write", "Define custom fields", default_roles=(FEDERATION_SECRETARIAT, CLUB_CONTACT, CLUB_ADMIN)),
-    Permission("core.roles.read", "View roles and who holds them", default_roles=ADMINS),
-    Permission("core.roles.write", "Manage roles and assignments", default_roles=(FEDERATION_SECRETARIAT, CLUB_CONTACT)),
-    Permission("core.modules.read", "View enabled modules and subscriptions", default_roles=ADMINS),
-    Permission("core.modules.write", "Manage packages, subscriptions and module overrides", default_roles=(FEDERATION_SECRETARIAT,)),
-    Permission("core.audit.read", "Read the audit log", default_roles=(FEDERATION_SECRETARIAT, CLUB_CONTACT)),
-    Permission("core.jobs.read", "Follow background jobs", default_roles=ADMINS),
+    Permission("core.organisation.read", _l("View organisations"), default_roles=ADMINS),
+    Permission("core.organisation.write", _l("Edit organisations and their settings"), default_roles=(FEDERATION_SECRETARIAT, CLUB_CONTACT, CLUB_ADMIN)),
+    Permission("core.organisation.create", _l("Create and move organisations below this one"), default_roles=(FEDERATION_SECRETARIAT,)),
+    Permission("core.people.read", _l("View people"), default_roles=ADMINS),
+    Permission("core.people.write", _l("Create and edit people"), default_roles=ADMINS),
+    Permission("core.people.merge", _l("Merge duplicate people"), default_roles=(FEDERATION_SECRETARIAT,)),
+    Permission("core.people.national_number", _l("See full national register numbers and bank accounts"), default_roles=(FEDERATION_SECRETARIAT, CLUB_CONTACT)),
+    Permission("core.custom_fields.write", _l("Define custom fields"), default_roles=(FEDERATION_SECRETARIAT, CLUB_CONTACT, CLUB_ADMIN)),
+    Permission("core.roles.read", _l("View roles and who holds them"), default_roles=ADMINS),
+    Permission("core.roles.write", _l("Manage roles and assignments"), default_roles=(FEDERATION_SECRETARIAT, CLUB_CONTACT)),
+    Permission("core.modules.read", _l("View enabled modules and subscriptions"), default_roles=ADMINS),
+    Permission("core.modules.write", _l("Manage packages, subscriptions and module overrides"), default_roles=(FEDERATION_SECRETARIAT,)),
+    Permission("core.audit.read", _l("Read the audit log"), default_roles=(FEDERATION_SECRETARIAT, CLUB_CONTACT)),
+    Permission("core.jobs.read", _l("Follow background jobs"), default_roles=ADMINS),
 ]

@@ -1,6 +1,8 @@
 """The member's own data as the app shows and changes it (no Flask request objects here)."""
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
+
 from sqlalchemy.orm import Session
 
 from core.models import Person
@@ -17,7 +19,7 @@ DEFAULT_FIELDS = ("street", "house_number", "box", "postal_code", "city", "count
 PROFILE_FIELDS_SETTING = "mobile_api.profile_fields"
 
 SETTINGS = [
-    SettingSpec(PROFILE_FIELDS_SETTING, "Fields members may correct in the member app", ",".join(DEFAULT_FIELDS),
+    SettingSpec(PROFILE_FIELDS_SETTING, _l("Fields members may correct in the member app"), ",".join(DEFAULT_FIELDS),
                 str, description="Comma-separated: " + ", ".join(CORRECTABLE)),
 ]
 
