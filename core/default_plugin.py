@@ -16,7 +16,7 @@ class CorePlugin(Plugin):
     """Organisations, people, users, roles, modules."""
 
     name = "core"
-    label = "Core"
+    label = _l("Core")
     optional = False
 
     @hookimpl

@@ -1,6 +1,8 @@
 """The member app as an always-on plugin: its API and its installable web app."""
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
+
 from core.hookspecs import hookimpl
 from core.plugins import Plugin
 
@@ -9,7 +11,7 @@ class MobileApiPlugin(Plugin):
     """The member app: my data under /api/v1/me and the installable web app at /app/."""
 
     name = "mobile_api"
-    label = "Member app"
+    label = _l("Member app")
     optional = False
 
     @hookimpl

@@ -14,7 +14,7 @@ class BillingPlugin(Plugin):
     """Invoices, credit notes and payments."""
 
     name = "billing"
-    label = "Billing"
+    label = _l("Billing")
     requires = ("membership",)
 
     @hookimpl

@@ -13,7 +13,7 @@ class DocumentsPlugin(Plugin):
     """Personalised documents for members: sport certificates, member cards, letters."""
 
     name = "documents"
-    label = "Documents"
+    label = _l("Documents")
     requires = ("membership",)
 
     @hookimpl

@@ -14,7 +14,7 @@ class MembershipPlugin(Plugin):
     """Seasons, membership types and memberships of people in clubs."""
 
     name = "membership"
-    label = "Membership"
+    label = _l("Membership")
 
     @hookimpl
     def register_blueprints(self, app):

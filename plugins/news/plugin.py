@@ -11,7 +11,7 @@ class NewsPlugin(Plugin):
     """News posts and pop-up messages."""
 
     name = "news"
-    label = "News"
+    label = _l("News")
 
     @hookimpl
     def register_blueprints(self, app):
