@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
-from flask import current_app, g
+from flask import g
 from sqlalchemy.orm import Session
 
 from core.models import Organisation, Role, RoleAssignment, RolePermission, User
@@ -71,6 +71,10 @@ class Access:
             enabled = active_modules(org)
             self._cache[key] = frozenset(p for p in self.held_permissions(org) if p.split(".", 1)[0] in enabled)
         return self._cache[key]
+
+    def forget(self) -> None:
+        """Drop what was worked out (after a change to modules or assignments within the request)."""
+        self._cache.clear()
 
     def has(self, permission: str, org: Organisation) -> bool:
         if permission.split(".", 1)[0] == "core":

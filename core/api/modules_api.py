@@ -181,7 +181,7 @@ class Subscriptions(MethodView):
         """Subscribe this organisation (and, with `include_descendants`, its subtree) to a package."""
         sub = service.subscribe(db.session, g.org, **data)
         db.session.commit()
-        _forget_enabled_modules()
+        current_access().forget()  # enabled modules themselves are recomputed after the commit
         return sub
 
 
@@ -194,16 +194,11 @@ class SubscriptionResource(MethodView):
         sub = service.get_subscription(db.session, g.org, subscription_id)
         service.end_subscription(db.session, sub)
         db.session.commit()
-        _forget_enabled_modules()
+        current_access().forget()  # enabled modules themselves are recomputed after the commit
 
 
 # --- modules ----------------------------------------------------------------------------------------
 
-def _forget_enabled_modules() -> None:
-    """The per-request cache of enabled modules (core.gates) is stale after a change."""
-    g.pop("_enabled_modules", None)
-    access = current_access()
-    access._cache.clear()
 
 
 @blp.route("/orgs/<int:org_id>/modules")
@@ -237,7 +232,7 @@ class ModuleResource(MethodView):
             db.session.rollback()
             error(404, str(exc))
         db.session.commit()
-        _forget_enabled_modules()
+        current_access().forget()  # enabled modules themselves are recomputed after the commit
         return _module_state(plugin)
 
 

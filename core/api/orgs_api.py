@@ -194,8 +194,6 @@ def _registry():
     return current_app.extensions["federa"].settings
 
 
-def _forget_enabled_modules() -> None:
-    g.pop("_enabled_modules", None)
 
 
 # --- organisations ------------------------------------------------------------------------------
@@ -286,7 +284,7 @@ class MoveOrganisation(MethodView):
                        "(a root: platform admin)")
         service.move_organisation(db.session, org, target)
         db.session.commit()
-        _forget_enabled_modules()  # what ancestors grant has changed
+        current_access().forget()  # what ancestors grant has changed
         _show_iban_of([org])
         return org
 

@@ -123,9 +123,14 @@ def _check_kind(session: Session, kind: str) -> None:
 
 # --- the tree ---------------------------------------------------------------------------------
 
-def subtree_ids(session: Session, org: Organisation):
-    """A select of the ids of `org` and everything below it."""
-    return sa.select(Organisation.id).where(Organisation.path.startswith(org.path))
+def subtree_ids(org: Organisation):
+    """A select of the ids of `org` and everything below it (a literal LIKE prefix, so the path index applies)."""
+    return sa.select(Organisation.id).where(Organisation.path.like(org.path + "%"))
+
+
+def in_subtree(org: Organisation, other: Organisation) -> bool:
+    """Whether `other` is `org` or below it."""
+    return other.path.startswith(org.path)
 
 
 def create_organisation(session: Session, name: str, kind: str, parent: Organisation | None = None,

@@ -29,6 +29,7 @@ from core.db import Base, utcnow
 from core.models import AuditLog, CustomFieldValue, Organisation, Person, PersonOrganisation, User
 from core.services import Conflict, DomainError, NotFound
 from core.services import custom_fields as cf
+from core.services.organisations import subtree_ids
 
 GENDERS = ("M", "F", "X")
 LANGUAGES = ("nl", "fr", "en")
@@ -217,11 +218,6 @@ def normalise_fields(data: dict, current: Person | None = None, today: dt.date |
 
 
 # --- visibility ---------------------------------------------------------------------------------
-
-def subtree_ids(org: Organisation):
-    """A select of the ids of `org` and everything below it (a literal prefix, so indexes apply)."""
-    return sa.select(_org.c.id).where(_org.c.path.like(org.path + "%"))
-
 
 def visible_in(org: Organisation, per_row: bool = False):
     """SQL condition on `Person`: linked to `org` or an organisation below it.

@@ -23,6 +23,7 @@ from core.permissions import (
     module_levels_to_permissions,
 )
 from core.services import Conflict, DomainError, NotFound
+from core.services.organisations import in_subtree  # noqa: F401  (views use users.in_subtree)
 
 UNSCOPED = {"federa_unscoped": True}
 
@@ -272,10 +273,6 @@ def _check_admin_limit(session: Session, role: Role, org: Organisation, settings
         if counts.get(CLUB_ADMIN, 0) >= limit:
             raise Conflict(f"this club already has {limit} admins besides the contact person, "
                            f"the most its federation allows", field="role_id", limit=limit)
-
-
-def in_subtree(org: Organisation, other: Organisation) -> bool:
-    return other.path.startswith(org.path)
 
 
 def assignments_query(org: Organisation):

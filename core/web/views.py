@@ -62,7 +62,7 @@ def set_language(code: str):
 def dashboard(org_id: int):
     org: Organisation = g.org
     access = current_access()
-    subtree = subtree_ids(db.session, org)
+    subtree = subtree_ids(org)
     counts = {}
     if access.has("core.people.read", org):
         counts["people"] = db.session.scalar(

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from core.db import utcnow
 from core.models import Organisation, Person, PersonOrganisation
 from core.services import DomainError, NotFound
+from core.services.organisations import subtree_ids
 from plugins.documents.kinds import DocumentKind, check_options, get_kind, read_card_token
 from plugins.documents.models import Document, DocumentBatch, DocumentTemplate
 
@@ -41,10 +42,6 @@ class Forbidden(DomainError):
 
 class TooLarge(DomainError):
     status = 413
-
-
-def subtree_ids(org: Organisation):
-    return sa.select(Organisation.id).where(Organisation.path.like(org.path + "%"))
 
 
 # --- templates ------------------------------------------------------------------------------------------

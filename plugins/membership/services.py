@@ -32,6 +32,7 @@ from core.models import AuditLog, Organisation, Person, PersonOrganisation, Role
 from core.services import Conflict, DomainError, NotFound
 from core.services import custom_fields as cf
 from core.services import people
+from core.services.organisations import in_subtree, subtree_ids
 from plugins.membership.models import STATUSES, Cleanup, Membership, MembershipType, SavedFilter, Season
 
 UNSCOPED = {"federa_unscoped": True}
@@ -42,15 +43,6 @@ CHUNK = 2000
 
 
 # --- organisations ----------------------------------------------------------------------------------
-
-def subtree_ids(org: Organisation):
-    """A select of the ids of `org` and everything below it."""
-    return sa.select(Organisation.id).where(Organisation.path.like(org.path + "%"))
-
-
-def in_subtree(org: Organisation, other: Organisation) -> bool:
-    return other.path.startswith(org.path)
-
 
 def federation_of(session: Session, org: Organisation) -> Organisation:
     """The organisation that keeps the seasons for `org`: its nearest ancestor (or itself) of kind
