@@ -40,6 +40,37 @@ def test_export_streams_the_filtered_list_with_ids(client, world):
     assert fed_rows[2][header.index("National number")] == "85.07.30-033.28"
 
 
+def test_export_writes_names_as_text_never_as_formulas(client, world):
+    formula = '=HYPERLINK("http://x","y")'
+    # In constant_memory mode XlsxWriter copies a string shaped like its own rich text into the sheet as is.
+    markup = '<r><t>a</t></r></is></c><c r="Z2" t="str"><f>1+1</f><v>2</v></c><c><is><r><t>b</t></r>'
+    add_member(world.club_a, world.adult, markup, formula, street="@SUM(1+1)", city="http://x.example")
+    r = client.get(api(world.club_a, "members.xlsx"), headers=world.admin_a)
+    assert r.status_code == 200
+    ws = load_workbook(io.BytesIO(r.data), data_only=False).active
+    header = [c.value for c in ws[1]]
+    cells = {key: ws.cell(row=2, column=header.index(key) + 1)
+             for key in ("Last name", "First name", "Street", "City")}
+    assert {k: (c.value, c.data_type) for k, c in cells.items()} == {
+        "Last name": (formula, "s"), "First name": (markup, "s"), "Street": ("@SUM(1+1)", "s"),
+        "City": ("http://x.example", "s")}
+    assert not [c.coordinate for row in ws.iter_rows() for c in row if c.data_type == "f"]
+    assert not ws._hyperlinks and ws.max_column == len(header)
+
+
+def test_export_keeps_types_and_layout(client, world):
+    person, m = add_member(world.club_a, world.adult, "An", "Aerts", birth=dt.date(1985, 7, 30), street="")
+    r = client.get(api(world.club_a, "members.xlsx"), headers=world.admin_a)
+    ws = load_workbook(io.BytesIO(r.data)).active
+    header = [c.value for c in ws[1]]
+    assert ws.title == "Members" and ws.freeze_panes == "A2" and all(c.font.b for c in ws[1])
+    row = {key: ws.cell(row=2, column=i + 1) for i, key in enumerate(header)}
+    assert (row["Person id"].value, row["Membership id"].value) == (person.id, m.id)
+    assert (row["Birth date"].value, row["Birth date"].number_format) == (dt.datetime(1985, 7, 30), "dd/mm/yyyy")
+    assert row["Start date"].value == dt.datetime(2020, 1, 1) and row["Status"].value == "Active"
+    assert row["Street"].value is None and row["End date"].value is None
+
+
 def test_import_creates_people_and_memberships(client, world):
     data = xlsx([HEADER,
                  ["Claes", "Els", dt.date(1990, 2, 1), NN_1990, "els@example.org", "Volwassene", dt.date(2024, 9, 1)],
