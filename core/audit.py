@@ -182,6 +182,31 @@ def _forget_created(session: Session) -> None:
     session.info.pop(_NEW, None)
 
 
+def record_created(session: Session, table: sa.Table, rows: list[dict], ids: list[int]) -> None:
+    """Audit "create" entries for rows a service inserted set-based (`core.db.insert_rows`), which the
+    flush listener does not see: one entry per row with what the listener would have recorded."""
+    from core.models import AuditLog
+
+    if table.name in SKIP_TABLES or not rows:
+        return
+    user_id, org_id, ip = _actor(session)
+    now = utcnow()
+    columns = [c.key for c in table.columns if c.key not in NOISE_COLUMNS and c.key != "id"]
+    entries = []
+    for row, new_id in zip(rows, ids):
+        changes: dict[str, Any] = {}
+        for key in columns:
+            value = row.get(key)
+            if value is not None:
+                changes[key] = "set" if is_secret(key) else _plain(value)
+        changes["id"] = new_id
+        entries.append({"at": now, "user_id": user_id, "action": "create", "entity_type": table.name,
+                        "entity_id": str(new_id), "ip": ip, "changes": changes,
+                        "person_id": new_id if table.name == "person" else row.get("person_id"),
+                        "org_id": new_id if table.name == "organisation" else (row.get("org_id") or org_id)})
+    session.execute(sa.insert(AuditLog.__table__), entries)
+
+
 def record_view(session: Session, person_id: int, what: str = "person", org_id: int | None = None,
                 action: str = "view") -> None:
     """Log that the current user viewed (or, with `action="export"`, exported) personal data of

@@ -148,3 +148,50 @@ def unscoped(session: Session) -> Iterator[None]:
         yield
     finally:
         session.info[_SCOPE_KEY] = previous
+
+
+# --- set-based inserts ------------------------------------------------------------------------------
+
+def _complete_rows(table: sa.Table, rows: list[dict]) -> list[dict]:
+    """Every row with the same keys (an executemany needs that): a column a row leaves out gets the
+    column's Python-side default, as an ORM insert would give it (a callable default is called once)."""
+    keys = {key for row in rows for key in row}
+    defaults = {}
+    for column in table.columns:
+        if column.key in keys and any(column.key not in row for row in rows):
+            default = column.default
+            if default is None:
+                defaults[column.key] = None
+            elif default.is_callable:
+                defaults[column.key] = default.arg(None)
+            elif default.is_scalar:
+                defaults[column.key] = default.arg
+            else:
+                defaults[column.key] = None
+    if not defaults:
+        return rows
+    return [{**defaults, **row} if len(row) < len(keys) else row for row in rows]
+
+
+def next_ids(session: Session, table: sa.Table, count: int) -> list[int]:
+    """`count` new ids from the PostgreSQL sequence of `table.id`, in one round trip."""
+    sequence = sa.func.pg_get_serial_sequence(table.name, "id")
+    return list(session.execute(sa.select(sa.func.nextval(sequence))
+                                .select_from(sa.func.generate_series(1, count))).scalars())
+
+
+def insert_rows(session: Session, table: sa.Table, rows: list[dict]) -> list[int]:
+    """INSERT `rows` (dicts of column values) into `table` set-based; returns their new ids in order.
+
+    On PostgreSQL the ids come from the sequence first and the complete rows go in by one pipelined
+    executemany (a multi-row INSERT ... RETURNING of tens of thousands of parameters costs more to parse
+    than to run); elsewhere INSERT ... RETURNING. Bulk statements bypass the ORM and so the audit
+    listener: record them with `core.audit.record_created`."""
+    if not rows:
+        return []
+    rows = _complete_rows(table, rows)
+    if session.get_bind().dialect.name == "postgresql":
+        ids = next_ids(session, table, len(rows))
+        session.execute(table.insert(), [{**row, "id": new_id} for row, new_id in zip(rows, ids)])
+        return ids
+    return list(session.execute(table.insert().returning(table.c.id, sort_by_parameter_order=True), rows).scalars())

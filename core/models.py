@@ -82,7 +82,7 @@ class Person(Base):
 
     __tablename__ = "person"
     __table_args__ = (
-        # Free-text search (`search_text ILIKE '%abc%'`) uses trigrams on PostgreSQL.
+        # Free-text search (`search_text LIKE '%abc%'`) uses trigrams on PostgreSQL.
         sa.Index("ix_person_search_text_trgm", "search_text", postgresql_using="gin",
                  postgresql_ops={"search_text": "gin_trgm_ops"}),
         # The people list's default order; lets a federation-wide first page stop after 50 rows.

@@ -120,9 +120,16 @@ def fold(text: str | None) -> str:
     return " ".join(stripped.lower().split())
 
 
+SEARCHED = ("first_name", "last_name", "email", "postal_code", "city")
+
+
 def search_text_for(person: Person) -> str:
-    return fold(" ".join(filter(None, (person.first_name, person.last_name, person.email, person.postal_code,
-                                       person.city))))
+    return fold(" ".join(filter(None, (getattr(person, key) for key in SEARCHED))))
+
+
+def search_text_of(values: dict) -> str:
+    """`search_text` for a person's column values (rows inserted set-based, which no ORM listener sees)."""
+    return fold(" ".join(filter(None, (values.get(key) for key in SEARCHED))))
 
 
 def _national_number_birth_date(number: str) -> dt.date | None:
@@ -425,12 +432,13 @@ def _like_escape(text: str) -> str:
 
 def text_search(q: str):
     """Every word must occur in `search_text`. Words of 3+ letters match anywhere (pg_trgm GIN index on
-    PostgreSQL); shorter ones match the start of a word, which trigrams cannot index anyway."""
+    PostgreSQL); shorter ones match the start of a word, which trigrams cannot index anyway. Both sides are
+    folded to lower case, so a plain LIKE does (ILIKE lower-cases every candidate again)."""
     conditions = []
     for word in fold(q).split():
         escaped = _like_escape(word)
         if len(word) >= 3:
-            conditions.append(Person.search_text.ilike(f"%{escaped}%", escape="\\"))
+            conditions.append(Person.search_text.like(f"%{escaped}%", escape="\\"))
         else:
             conditions.append(sa.or_(Person.search_text.like(f"{escaped}%", escape="\\"),
                                      Person.search_text.like(f"% {escaped}%", escape="\\")))

@@ -259,7 +259,7 @@ def issue_chunk(session: Session, org: Organisation, run: InvoiceRun, season: Se
     charges are inserted in bulk. Same result as `services.create_invoice` + `services.issue` per invoice;
     the audit log gets one entry per chunk (the invoices themselves are the record of what was made)."""
     from core.audit import _actor
-    from core.db import utcnow
+    from core.db import next_ids, utcnow
     from core.models import AuditLog
 
     if not chunk:
@@ -286,8 +286,7 @@ def issue_chunk(session: Session, org: Organisation, run: InvoiceRun, season: Se
     if session.get_bind().dialect.name == "postgresql":
         # Ids from the sequence first, so each row goes in complete with its structured communication in one
         # pipelined executemany (a multi-row INSERT ... RETURNING of 30,000 parameters costs more to parse).
-        ids = list(session.execute(sa.select(sa.func.nextval(sa.func.pg_get_serial_sequence("billing_invoice", "id")))
-                                   .select_from(sa.func.generate_series(1, len(rows)))).scalars())
+        ids = next_ids(session, table, len(rows))
         for invoice_id, row in zip(ids, rows):
             row.update(id=invoice_id, structured_ref=services.structured_ref_for(invoice_id))
         session.connection().execute(table.insert(), rows)

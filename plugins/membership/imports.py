@@ -22,11 +22,12 @@ from flask_babel import force_locale
 from sqlalchemy.orm import Session
 
 from core import validation
-from core.models import AuditLog, Organisation, Person, PersonOrganisation
+from core.audit import record_created
+from core.db import insert_rows, utcnow
+from core.models import AuditLog, CustomFieldValue, Organisation, Person, PersonOrganisation
 from core.services import DomainError
 from core.services import custom_fields as cf
 from core.services import people
-from core.db import utcnow
 from plugins.membership import services
 from plugins.membership.exports import COLUMNS, PERSON_COLUMNS
 from plugins.membership.models import Membership
@@ -149,6 +150,7 @@ class _Row:
     membership_data: dict = field(default_factory=dict)
     new_membership: dict | None = None
     new_person_key: Any = None
+    person_id: int | None = None
 
 
 def _text(value) -> str | None:
@@ -266,12 +268,24 @@ def run_import(session: Session, org: Organisation, file: IO[bytes] | str, mappi
     for chunk in _chunks(sorted(numbers)):
         by_number.update({p.national_number: p for p in session.execute(
             sa.select(Person).where(Person.national_number.in_(chunk))).scalars()})
-    by_name: dict[tuple, list[Person]] = {}
+    # Name + birth date: narrow rows for the birth dates in the file, compared by folded name here (folding
+    # strips accents, which SQL cannot do portably); only the matches are loaded as people.
+    wanted = {(people.fold(c.get("first_name")), people.fold(c.get("last_name")), c["birth_date"])
+              for _, c in parsed if "birth_date" in c and "person_id" not in c and "national_number" not in c}
+    name_ids: dict[tuple, list[int]] = {}
     for chunk in _chunks(sorted(births)):
-        for p in session.execute(sa.select(Person).where(Person.birth_date.in_(chunk))).scalars():
-            by_name.setdefault((people.fold(p.first_name), people.fold(p.last_name), p.birth_date), []).append(p)
-    known = {p.id for p in by_id.values()} | {p.id for p in by_number.values()} | {
-        p.id for ps in by_name.values() for p in ps}
+        for person_id, first, last, birth in session.execute(
+                sa.select(Person.id, Person.first_name, Person.last_name, Person.birth_date)
+                .where(Person.birth_date.in_(chunk))):
+            key = (people.fold(first), people.fold(last), birth)
+            if key in wanted:
+                name_ids.setdefault(key, []).append(person_id)
+    by_person_id: dict[int, Person] = {**by_id, **{p.id: p for p in by_number.values()}}
+    matched = sorted({i for ids_ in name_ids.values() for i in ids_} - set(by_person_id))
+    for chunk in _chunks(matched):
+        by_person_id.update({p.id: p for p in session.execute(sa.select(Person).where(Person.id.in_(chunk))).scalars()})
+    by_name = {key: [by_person_id[i] for i in ids_] for key, ids_ in name_ids.items()}
+    known = set(by_person_id)
     visible: set[int] = set()
     for chunk in _chunks(sorted(known)):
         visible.update(session.execute(sa.select(Person.id).where(Person.id.in_(chunk), people.visible_in(org))).scalars())
@@ -467,46 +481,55 @@ def _plan_membership(item: _Row, clean: dict, errs: dict, by_membership, existin
 
 def _write(session: Session, org: Organisation, plan: list[_Row], custom_fields: dict, summary: Summary,
            today: dt.date) -> None:
-    created: dict[Any, Person] = {}
+    """Write the validated plan. New people, links, custom values and memberships go in set-based (an import
+    may hold 50,000 rows), each with the audit entry the ORM would have written; people and memberships that
+    exist are updated through the ORM, so the audit listener records exactly what changed."""
+    now = utcnow()
+    # New people: one row per distinct person of the file.
+    new_people: dict[Any, dict] = {}
     for item in plan:
-        if item.person is None:
-            person = created.get(item.new_person_key)
-            if person is None:
-                person = Person(**item.person_clean)
-                person.search_text = people.search_text_for(person)
-                session.add(person)
-                created[item.new_person_key] = person
-                summary.created_people += 1
-            item.person = person
-    session.flush()  # ids for the new people
+        if item.person is None and item.new_person_key not in new_people:
+            new_people[item.new_person_key] = {**item.person_clean, "created_at": now, "updated_at": now,
+                                               "search_text": people.search_text_of(item.person_clean)}
+    new_ids = dict(zip(new_people, _insert(session, Person.__table__, list(new_people.values()))))
+    summary.created_people = len(new_ids)
+    for item in plan:
+        item.person_id = item.person.id if item.person is not None else new_ids[item.new_person_key]
+
+    person_ids = sorted({item.person_id for item in plan})
     links = set()
-    person_ids = sorted({item.person.id for item in plan})
-    for chunk in _chunks(person_ids):
+    for chunk in _chunks(sorted(set(person_ids) - set(new_ids.values()))):
         links.update(session.execute(sa.select(PersonOrganisation.person_id, PersonOrganisation.org_id).where(
             PersonOrganisation.person_id.in_(chunk)), execution_options=UNSCOPED).all())
     updated: set[int] = set()
-    started: list[Membership] = []
+    link_rows: list[dict] = []
+    value_rows: list[dict] = []
+    new_memberships: list[dict] = []
     changed: list[tuple[Membership, dict, bool]] = []
-    new_ids = {p.id for p in created.values()}
+    created = set(new_ids.values())
     for item in plan:
-        person = item.person
-        is_new = person.id in new_ids
-        if not is_new and item.person_clean and person.id not in updated:
+        person, person_id = item.person, item.person_id
+        is_new = person_id in created
+        if not is_new and item.person_clean and person_id not in updated:
             for key, value in item.person_clean.items():
                 setattr(person, key, value)
             person.search_text = people.search_text_for(person)
-            updated.add(person.id)
-        if item.custom_clean and cf.store_values(session, person, custom_fields, item.custom_clean) and not is_new:
-            updated.add(person.id)
-        if (person.id, item.club.id) not in links:
-            session.add(PersonOrganisation(person_id=person.id, org_id=item.club.id, relation="member"))
-            links.add((person.id, item.club.id))
+            updated.add(person_id)
+        if item.custom_clean:
+            if is_new:
+                value_rows += [{"field_id": custom_fields[key].id, "person_id": person_id, "value": value}
+                               for key, value in item.custom_clean.items() if value is not None]
+            elif cf.store_values(session, person, custom_fields, item.custom_clean):
+                updated.add(person_id)
+        if (person_id, item.club.id) not in links:
+            link_rows.append({"person_id": person_id, "org_id": item.club.id, "relation": "member",
+                              "created_at": now})
+            links.add((person_id, item.club.id))
             if not is_new:
                 summary.linked_people += 1
         if item.new_membership is not None:
-            m = Membership(org_id=item.club.id, person_id=person.id, **item.new_membership)
-            session.add(m)
-            started.append(m)
+            new_memberships.append({"org_id": item.club.id, "person_id": person_id, **item.new_membership,
+                                    "transferred_from_id": None, "created_at": now, "updated_at": now})
         elif item.membership is not None and item.membership_data:
             m = item.membership
             was_open = m.ends_on is None and m.status != "ended"
@@ -518,14 +541,24 @@ def _write(session: Session, org: Organisation, plan: list[_Row], custom_fields:
             changed.append((m, diff, was_open and m.ends_on is not None))
         elif item.person_clean == {} and not item.custom_clean:
             summary.unchanged += 1
+    _insert(session, PersonOrganisation.__table__, link_rows)
+    _insert(session, CustomFieldValue.__table__, value_rows)
+    for row, membership_id in zip(new_memberships, _insert(session, Membership.__table__, new_memberships)):
+        row["id"] = membership_id
     session.flush()
     summary.updated_people = len(updated)
-    summary.created_memberships = len(started)
+    summary.created_memberships = len(new_memberships)
     summary.updated_memberships = len(changed)
     summary.person_ids = person_ids
-    services.emit(session, "membership.started", (services.event_payload(m) for m in started))
+    services.emit(session, "membership.started", (services.event_payload(row) for row in new_memberships))
     services.emit(session, "membership.ended", (services.event_payload(m, changes=d) for m, d, e in changed if e))
     services.emit(session, "membership.changed", (services.event_payload(m, changes=d) for m, d, e in changed if not e))
+
+
+def _insert(session: Session, table: sa.Table, rows: list[dict]) -> list[int]:
+    ids = insert_rows(session, table, rows)
+    record_created(session, table, rows, ids)
+    return ids
 
 
 def _plain(value):

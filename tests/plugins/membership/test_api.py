@@ -277,3 +277,36 @@ def test_overview_cleanup_and_reminders(ctx, client, world):
 
     messages, total = mail.list_outbox()
     assert total == 1 and "contact-b@example.org" in messages[0].to
+
+
+def test_federation_wide_text_search_pages_sorts_and_stays_in_the_federation(client, world):
+    """A search across many clubs is planned from the matching people (PostgreSQL); the page, order and
+    total are those of the plain list, and members elsewhere never show."""
+    person, _ = add_member(world.club_a, world.adult, "Jan", "Peeters", starts=dt.date(2021, 1, 1))
+    db.session.add(Membership(org_id=world.club_b.id, person_id=person.id, type_id=world.adult.id,
+                              starts_on=dt.date(2022, 1, 1), status="active"))
+    db.session.commit()
+    add_member(world.club_b, world.adult, "An", "Peeters", starts=dt.date(2023, 1, 1))
+    add_member(world.club_a, world.supporter, "Els", "Peetersen", starts=dt.date(2020, 6, 1))
+    add_member(world.club_a, world.adult, "Tom", "Maes")
+    add_member(world.other_club, world.foreign, "Piet", "Peeters")
+    _, ended = add_member(world.club_b, world.adult, "Kim", "Peeters")
+    ended.ends_on, ended.status = dt.date(2023, 1, 1), "ended"
+    db.session.commit()
+
+    def listed(query):
+        r = client.get(api(world.fed, "members") + query, headers=world.secretariat)
+        assert r.status_code == 200, r.json
+        return r.json["total"], [(i["person"]["first_name"], i["club_name"]) for i in r.json["items"]]
+
+    assert listed("?q=peeters") == (4, [("An", "SK Brugge"), ("Jan", "SK Gent"), ("Jan", "SK Brugge"),
+                                        ("Els", "SK Gent")])
+    assert listed("?q=peeters&sort=club") == (4, [("An", "SK Brugge"), ("Jan", "SK Brugge"), ("Jan", "SK Gent"),
+                                                  ("Els", "SK Gent")])
+    assert listed("?q=peeters&sort=-starts_on&page_size=2&page=2") == (4, [("Jan", "SK Gent"), ("Els", "SK Gent")])
+    assert listed("?q=peeters&sort=type") == (4, [("Els", "SK Gent"), ("An", "SK Brugge"), ("Jan", "SK Gent"),
+                                                  ("Jan", "SK Brugge")])
+    assert listed(f"?q=peeters&type_id={world.adult.id}&status=all") == (
+        4, [("An", "SK Brugge"), ("Jan", "SK Gent"), ("Jan", "SK Brugge"), ("Kim", "SK Brugge")])
+    assert listed("?q=peeters&page=3") == (4, [])
+    assert listed(f"?q=peeters&within={world.club_b.id}") == (2, [("An", "SK Brugge"), ("Jan", "SK Brugge")])
