@@ -40,6 +40,8 @@ from plugins.membership.models import STATUSES, Cleanup, Membership, MembershipT
 UNSCOPED = {"federa_unscoped": True}
 # Types are joined as a table, not an entity: a federation's types lie above a club's query scope.
 _types = MembershipType.__table__
+# The club of a member-list row (one alias for every list: building it costs a column proxy per column).
+_club = sa.orm.aliased(Organisation, name="club")
 REASON_MAX = 200
 CHUNK = 2000
 
@@ -852,7 +854,7 @@ def members_query(session: Session, org: Organisation, raw: Mapping, today: dt.d
             except ValueError:
                 errors[key] = "enter a number"
     M, P = Membership, Person
-    club = sa.orm.aliased(Organisation, name="club")
+    club = _club
     conditions = []
     person_conditions = []
     scope = org
@@ -961,10 +963,11 @@ def members_query(session: Session, org: Organisation, raw: Mapping, today: dt.d
         {"last_name": P.last_name, "first_name": P.first_name, "birth_date": P.birth_date,
          "starts_on": M.starts_on, "club": club.name, "type": _types.c.name}, M.id))
     page_ids = query.with_only_columns(M.id, maintain_column_froms=True)
-    people_drive = _people_drive(session, scope, filters.get("q"))
+    # A search across several clubs: the people it finds drive the query, see `_ids_by_person`.
+    org_ids = _subtree_for_search(session, scope, filters.get("q"))
+    people_drive = len(org_ids) > 1
     if people_drive:
         # The subtree's ids as one array parameter: a hashed test per membership instead of a probe.
-        org_ids = list(session.execute(subtree_ids(scope)).scalars())
         in_array = M.org_id == sa.any_(sa.literal(org_ids, type_=postgresql.ARRAY(sa.Integer)))
         page_ids = _ids_by_person(M, P, club, [in_array if c is in_scope else c for c in conditions],
                                   person_conditions, ordered)
@@ -979,15 +982,14 @@ def members_query(session: Session, org: Organisation, raw: Mapping, today: dt.d
                        serial=people_drive)
 
 
-def _people_drive(session: Session, scope: Organisation, q: str | None) -> bool:
-    """Whether the people matching a text search should drive the list query: on PostgreSQL, for a search
-    with a word of 3+ letters (a trigram index lookup that selects few people) across several clubs."""
+def _subtree_for_search(session: Session, scope: Organisation, q: str | None) -> list[int]:
+    """The ids of `scope`'s subtree when the people matching `q` should drive the list query: on PostgreSQL,
+    for a search with a word of 3+ letters (a trigram index lookup that selects few people); else []."""
     if not q or not any(len(word) >= 3 for word in people.fold(q).split()):
-        return False
+        return []
     if session.get_bind().dialect.name != "postgresql":
-        return False
-    return session.execute(sa.select(Organisation.id).where(Organisation.parent_id == scope.id).limit(1),
-                           execution_options=UNSCOPED).first() is not None
+        return []
+    return list(session.execute(subtree_ids(scope), execution_options=UNSCOPED).scalars())
 
 
 def _ids_by_person(M, P, club, conditions: list, person_conditions: list, ordered):
