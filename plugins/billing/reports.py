@@ -80,6 +80,9 @@ def report_xlsx(data: dict, labels: dict) -> bytes:
         ws.append([labels[c] for c in columns])
         for row in data[key]:
             ws.append([row[c] for c in columns])
+            name = ws.cell(row=ws.max_row, column=1)
+            if name.data_type == "f":  # openpyxl takes a text starting with "=" for a formula
+                name.data_type = "s"
         for cells in ws.iter_rows(min_row=2, min_col=3, max_col=6):
             for cell in cells:
                 cell.number_format = "#,##0.00"

@@ -80,3 +80,13 @@ def test_export_and_erase_keep_issued_invoices(client, world):
     kept = db.session.get(Invoice, issued["id"])
     assert kept is not None and kept.recipient_name == "Jan Peeters"
     assert db.session.get(Invoice, draft["id"]) is None
+
+
+def test_report_names_are_text_never_formulas(client, world):
+    world.club_b.name = '=HYPERLINK("http://x.example","klik")'
+    db.session.commit()
+    issue(client, world.club_b, world.admin_b, manual(world.jan))
+    r = client.get(api(world.fed, "reports.xlsx"), headers=world.secretariat)
+    sheet = load_workbook(io.BytesIO(r.data)).active
+    cells = {row[0].value: row[0] for row in sheet.iter_rows(min_row=2)}
+    assert cells[world.club_b.name].data_type == "s"
