@@ -128,3 +128,27 @@ def as_photo(data: bytes, max_side: int = 600) -> bytes:
         out = io.BytesIO()
         image.save(out, format="JPEG", quality=85, optimize=True)
     return out.getvalue()
+
+
+def without_metadata(data: bytes, max_side: int = 1600) -> tuple[bytes, str, str]:
+    """A checked image re-encoded in its own format without metadata (EXIF can carry the place and time a
+    picture was taken), upright and at most `max_side` pixels; (bytes, content type, extension).
+
+    Pillow writes EXIF, XMP or text chunks only when asked to, so re-saving drops them. Animated GIFs and
+    WebPs keep every frame and their size."""
+    from PIL import Image, ImageOps
+
+    content_type, extension = check_image(data)
+    with Image.open(io.BytesIO(data)) as image:
+        kind = image.format
+        out = io.BytesIO()
+        if getattr(image, "is_animated", False):
+            image.save(out, format=kind, save_all=True)
+        else:
+            image = ImageOps.exif_transpose(image)
+            image.thumbnail((max_side, max_side))
+            if kind == "JPEG":
+                image.convert("RGB").save(out, format="JPEG", quality=85, optimize=True)
+            else:
+                image.save(out, format=kind, **({"optimize": True} if kind == "PNG" else {}))
+    return out.getvalue(), content_type, extension

@@ -245,9 +245,10 @@ def delete_post(session: Session, post: NewsPost) -> str | None:
 
 
 def set_image(session: Session, post: NewsPost, data: bytes) -> str | None:
-    """Store an image checked by its content; return the replaced file (the caller removes it after commit)."""
+    """Store an image checked by its content and stripped of its metadata (EXIF: where and when a picture was
+    taken); return the replaced file (the caller removes it after commit)."""
     try:
-        content_type, extension = storage.check_image(data)
+        data, content_type, extension = storage.without_metadata(data)
     except storage.ImageError as exc:
         cls = ImageTooLarge if exc.too_large else DomainError
         raise cls(str(exc), field="image") from None

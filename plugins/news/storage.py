@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.files import MAX_IMAGE_BYTES, ImageError, check_image, read_limited, storage  # noqa: F401
+from core.files import MAX_IMAGE_BYTES, ImageError, check_image, read_limited, storage, without_metadata  # noqa: F401
 
 AREA = "news"
 

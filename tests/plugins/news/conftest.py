@@ -72,3 +72,10 @@ def png_bytes(size=(4, 3)) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", size, (200, 30, 30)).save(out, "PNG")
     return out.getvalue()
+
+
+def same_picture(data: bytes, expected: bytes) -> bool:
+    """Stored images are re-encoded (without metadata): compare what they show."""
+    with Image.open(io.BytesIO(data)) as got, Image.open(io.BytesIO(expected)) as want:
+        return got.format == want.format and got.size == want.size and got.convert("RGB").tobytes() == \
+            want.convert("RGB").tobytes()
