@@ -1018,7 +1018,9 @@ def _without_parallel_workers(session: Session, serial: bool):
     if not serial:
         yield
         return
-    previous = session.scalar(sa.select(sa.func.current_setting("max_parallel_workers_per_gather"),
+    # The old value in a scalar subquery: PostgreSQL runs that (an InitPlan) before the SET in the same row.
+    previous = session.scalar(sa.select(sa.select(sa.func.current_setting("max_parallel_workers_per_gather"))
+                                        .scalar_subquery(),
                                         sa.func.set_config("max_parallel_workers_per_gather", "0", True)))
     try:
         yield

@@ -310,3 +310,16 @@ def test_federation_wide_text_search_pages_sorts_and_stays_in_the_federation(cli
         4, [("An", "SK Brugge"), ("Jan", "SK Gent"), ("Jan", "SK Brugge"), ("Kim", "SK Brugge")])
     assert listed("?q=peeters&page=3") == (4, [])
     assert listed(f"?q=peeters&within={world.club_b.id}") == (2, [("An", "SK Brugge"), ("Jan", "SK Brugge")])
+
+
+def test_a_federation_wide_search_page_restores_the_connection_settings(world):
+    from plugins.membership import services
+
+    add_member(world.club_a, world.adult, "Jan", "Peeters")
+    postgres = db.session.get_bind().dialect.name == "postgresql"
+    default = db.session.execute(sa.text("SHOW max_parallel_workers_per_gather")).scalar() if postgres else None
+    mq = services.members_query(db.session, world.fed, {"q": "peeters"})
+    assert services.member_page(db.session, mq, 1, 50)["total"] == 1
+    assert mq.serial is postgres  # planned without parallel workers on PostgreSQL only
+    if postgres:
+        assert db.session.execute(sa.text("SHOW max_parallel_workers_per_gather")).scalar() == default
