@@ -584,6 +584,20 @@ def _selected_rows(session: Session, org: Organisation, ids: list[int]) -> dict[
     return found
 
 
+def person_ids_of(session: Session, org: Organisation, membership_ids: Iterable[int]) -> list[int]:
+    """The people of the given memberships of `org`'s subtree (each once); an id outside it is not found."""
+    try:
+        ids = [int(i) for i in membership_ids]
+    except (TypeError, ValueError):
+        raise DomainError("membership ids are numbers", field="membership_ids") from None
+    rows = _selected_rows(session, org, ids)
+    missing = sorted(set(ids) - set(rows))
+    if missing:
+        raise NotFound("some memberships were not found in this organisation", field="membership_ids",
+                       missing_ids=missing[:100])
+    return sorted({row.person_id for row in rows.values()})
+
+
 def end_memberships(session: Session, org: Organisation, membership_ids: Iterable[int], end_date, reason: str,
                     today: dt.date | None = None) -> BulkResult:
     """End the given memberships of `org`'s subtree on `end_date` for `reason`, all or nothing.

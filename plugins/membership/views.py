@@ -90,6 +90,7 @@ def members(org_id: int):
         saved=services.saved_filters(db.session, org), status_of=services.effective_status,
         filter_args=filters, idempotency=uuid.uuid4().hex, today=dt.date.today(),
         can_write=can(perms.WRITE), can_import=can(perms.IMPORT), can_types=can(perms.TYPES_WRITE),
+        documents=is_enabled(org, "documents"),
     ), (400 if errors else 200)
 
 
@@ -155,6 +156,15 @@ def bulk(org_id: int):
             result = services.change_type(db.session, org, ids, form.get("type_id"))
             db.session.commit()
             flash(_("%(num)d memberships changed.", num=len(result.done)), "success")
+        elif action == "documents":
+            # The documents module takes it from here: it asks for the kind of document and makes the batch.
+            if not is_enabled(org, "documents"):
+                raise DomainError(_("The documents module is not enabled here."), field="action")
+            if everything:
+                services.members_query(db.session, org, filters)  # refuses a filter that would not run
+                return redirect(url_for("documents_web.generate", org_id=org.id, **filters))
+            return redirect(url_for("documents_web.generate", org_id=org.id,
+                                    person_id=services.person_ids_of(db.session, org, ids)))
         elif action == "email":
             subject, body = form.get("subject", "").strip(), form.get("body", "").strip()
             if not subject or not body:

@@ -193,3 +193,32 @@ def test_federation_overview_page(client, world):
     r = client.post(f"/o/{world.fed.id}/membership/reminders", data={"csrf_token": token(html),
                                                                      "season_id": str(world.season.id)})
     assert r.status_code == 302 and "/jobs/" in r.headers["Location"]
+
+
+def test_bulk_documents_hands_the_selection_to_the_documents_module(client, world):
+    from tests.plugins.membership.conftest import enable
+
+    person, m1 = add_member(world.club_a, world.adult, "An", "Aerts")
+    _, theirs = add_member(world.club_b, world.adult, "Bo", "Bos")
+    web_login(client, "admin-a@example.org")
+    base = f"/o/{world.club_a.id}/membership/"
+    html = page(client, base)
+    assert 'value="documents"' not in html  # the module is off in this club
+    r = client.post(base + "bulk", data={"csrf_token": token(html), "action": "documents", "scope": "checked",
+                                         "ids": [str(m1.id)]})
+    assert r.status_code == 302 and "/documents/" not in r.headers["Location"]
+    enable(world.club_a, plugin="documents")
+    html = page(client, base)
+    assert 'value="documents"' in html
+    r = client.post(base + "bulk", data={"csrf_token": token(html), "action": "documents", "scope": "checked",
+                                         "ids": [str(m1.id)]})
+    assert r.status_code == 302
+    assert r.headers["Location"].endswith(f"/o/{world.club_a.id}/documents/generate?person_id={person.id}")
+    assert "Aerts" in page(client, r.headers["Location"])
+    r = client.post(base + "bulk", data={"csrf_token": token(html), "action": "documents", "scope": "all",
+                                         "f.status": "current", "f.type_id": str(world.adult.id)})
+    assert r.headers["Location"].endswith(f"/documents/generate?status=current&type_id={world.adult.id}")
+    # A membership of another club is not found: nothing is handed on.
+    r = client.post(base + "bulk", data={"csrf_token": token(html), "action": "documents", "scope": "checked",
+                                         "ids": [str(m1.id), str(theirs.id)]})
+    assert r.status_code == 302 and "/documents/" not in r.headers["Location"]
