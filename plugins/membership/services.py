@@ -1003,8 +1003,9 @@ def _subtree_for_search(session: Session, scope: Organisation, q: str | None) ->
         return []
     if session.get_bind().dialect.name != "postgresql":
         return []
-    orgs = Organisation.__table__  # plain rows: a federation has a thousand clubs
-    return list(session.execute(sa.select(orgs.c.id).where(orgs.c.path.like(scope.path + "%"))).scalars())
+    orgs = Organisation.__table__  # one array, not a thousand rows: a federation has a thousand clubs
+    return session.execute(sa.select(sa.func.array_agg(orgs.c.id)).where(orgs.c.path.like(scope.path + "%"))
+                           ).scalar() or []
 
 
 def _ids_by_person(M, P, club, conditions: list, person_conditions: list, ordered):
