@@ -19,13 +19,11 @@ Rules worth knowing:
 from __future__ import annotations
 
 import datetime as dt
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable, Mapping
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from core import validation
@@ -839,7 +837,6 @@ class MemberQuery:
     club: Any = None  # the aliased club organisation of `query`
     page_ids: Any = None  # select of the membership ids of `query`, in its order (what a page is cut from)
     rows: Any = None  # `query`'s columns and joins without filters or order (loads a page's rows by id)
-    serial: bool = False  # plan `page_ids` without parallel workers (PostgreSQL)
 
 
 def _years_before(day: dt.date, years: int) -> dt.date:
@@ -878,8 +875,7 @@ def members_query(session: Session, org: Organisation, raw: Mapping, today: dt.d
             errors["within"] = "not an organisation below this one"
         else:
             scope = sub
-    in_scope = M.org_id.in_(subtree_ids(scope))
-    conditions.append(in_scope)
+    conditions.append(M.org_id.in_(subtree_ids(scope)))
     status = filters.get("status", "current")
     if status not in LIST_STATUSES:
         errors["status"] = f"one of {', '.join(LIST_STATUSES)}"
@@ -957,34 +953,22 @@ def members_query(session: Session, org: Organisation, raw: Mapping, today: dt.d
     if sort.lstrip("-") not in SORTS:
         errors["sort"] = f"sort by one of: {', '.join(SORTS)} (prefix - for descending)"
     _errors(errors, "invalid filter")
-    sort_keys = SORTS[sort.lstrip("-")]
-
-    def ordered(columns: dict, tie_breaker) -> list:
-        order = [columns[key] for key in sort_keys] + [tie_breaker]
-        if filters.get("q"):
-            # Matches of a name search sit together in name order; walking the name index to find them
-            # reads most of the table, so sort the (few) trigram matches instead.
-            order = [sa.func.lower(c) if c in (P.last_name, P.first_name) else c for c in order]
-        return [c.desc() if descending else c.asc() for c in order]
-
+    columns = {"last_name": P.last_name, "first_name": P.first_name, "birth_date": P.birth_date,
+               "starts_on": M.starts_on, "club": club.name, "type": _types.c.name}
+    order = [columns[c] for c in SORTS[sort.lstrip("-")]] + [M.id]
+    if filters.get("q"):
+        # Matches of a name search sit together in name order; walking the name index to find them
+        # reads most of the table, so sort the (few) trigram matches instead.
+        order = [sa.func.lower(c) if c in (P.last_name, P.first_name) else c for c in order]
     # Outer joins (memberships always have a club and a type): PostgreSQL drops them where unused.
     rows = (sa.select(M.id.label("membership_id"), M, P, club.name.label("club_name"),
                       _types.c.name.label("type_name"))
             .join(P, P.id == M.person_id)
             .outerjoin(club, club.id == M.org_id)
             .outerjoin(_types, _types.c.id == M.type_id))
-    query = rows.where(*conditions, *person_conditions).order_by(*ordered(
-        {"last_name": P.last_name, "first_name": P.first_name, "birth_date": P.birth_date,
-         "starts_on": M.starts_on, "club": club.name, "type": _types.c.name}, M.id))
+    query = rows.where(*conditions, *person_conditions).order_by(*[c.desc() if descending else c.asc()
+                                                                   for c in order])
     page_ids = query.with_only_columns(M.id, maintain_column_froms=True)
-    # A search across several clubs: the people it finds drive the query, see `_ids_by_person`.
-    org_ids = _subtree_for_search(session, scope, filters.get("q"))
-    people_drive = len(org_ids) > 1
-    if people_drive:
-        # The subtree's ids as one array parameter: a hashed test per membership instead of a probe.
-        in_array = M.org_id == sa.any_(sa.literal(org_ids, type_=postgresql.ARRAY(sa.Integer)))
-        page_ids = _ids_by_person(M, P, club, [in_array if c is in_scope else c for c in conditions],
-                                  person_conditions, ordered)
     count = sa.select(sa.func.count(M.id)).select_from(M)
     if person_conditions:
         count = count.join(P, P.id == M.person_id)
@@ -992,55 +976,7 @@ def members_query(session: Session, org: Organisation, raw: Mapping, today: dt.d
     # Both already keep to the subtree of `scope` (inside the request's organisation): without the option the
     # session's scope criteria would test every membership's organisation a second time.
     page_ids, count = page_ids.execution_options(**UNSCOPED), count.execution_options(**UNSCOPED)
-    return MemberQuery(query=query, count=count, filters=filters, club=club, page_ids=page_ids, rows=rows,
-                       serial=people_drive)
-
-
-def _subtree_for_search(session: Session, scope: Organisation, q: str | None) -> list[int]:
-    """The ids of `scope`'s subtree when the people matching `q` may drive the list query: on PostgreSQL,
-    for a search with a word of 3+ letters (a trigram index lookup that selects few people); else []."""
-    if not q or not any(len(word) >= 3 for word in people.fold(q).split()):
-        return []
-    if session.get_bind().dialect.name != "postgresql":
-        return []
-    orgs = Organisation.__table__  # one array, not a thousand rows: a federation has a thousand clubs
-    return session.execute(sa.select(sa.func.array_agg(orgs.c.id)).where(orgs.c.path.like(scope.path + "%"))
-                           ).scalar() or []
-
-
-def _ids_by_person(M, P, club, conditions: list, person_conditions: list, ordered):
-    """The membership ids of the list in order, starting from the people that match: each candidate's
-    memberships are probed by index in a LATERAL subquery. OFFSET 0 keeps PostgreSQL from flattening it
-    into a join, which it would plan as a hash join over every membership of the federation (its cost
-    model expects random reads where the index is in memory): 2-3 times slower for a federation."""
-    m = (sa.select(M.id, M.org_id, M.type_id, M.starts_on).where(M.person_id == P.id, *conditions)
-         .offset(0).lateral("m"))
-    query = sa.select(m.c.id).select_from(P).join(m, sa.true())
-    columns = {"last_name": P.last_name, "first_name": P.first_name, "birth_date": P.birth_date,
-               "starts_on": m.c.starts_on, "club": club.name, "type": _types.c.name}
-    order = ordered(columns, m.c.id)
-    query = query.outerjoin(club, club.id == m.c.org_id).outerjoin(_types, _types.c.id == m.c.type_id)
-    return query.where(*person_conditions).order_by(*order)
-
-
-@contextmanager
-def _without_parallel_workers(session: Session, serial: bool):
-    """Plan the statements inside without parallel workers (PostgreSQL; the setting is restored after).
-
-    For the people-driven search PostgreSQL plans a parallel scan of the trigram matches; starting the
-    worker and merging its sorted half costs more than it saves on a few thousand rows (a third slower
-    measured), and a page for one user should not take the server's other cores anyway."""
-    if not serial:
-        yield
-        return
-    # The old value in a scalar subquery: PostgreSQL runs that (an InitPlan) before the SET in the same row.
-    previous = session.scalar(sa.select(sa.select(sa.func.current_setting("max_parallel_workers_per_gather"))
-                                        .scalar_subquery(),
-                                        sa.func.set_config("max_parallel_workers_per_gather", "0", True)))
-    try:
-        yield
-    finally:
-        session.execute(sa.select(sa.func.set_config("max_parallel_workers_per_gather", previous, True)))
+    return MemberQuery(query=query, count=count, filters=filters, club=club, page_ids=page_ids, rows=rows)
 
 
 def member_page(session: Session, mq: MemberQuery, page: int, page_size: int) -> dict:
@@ -1050,8 +986,7 @@ def member_page(session: Session, mq: MemberQuery, page: int, page_size: int) ->
     stop early."""
     ids_query = mq.page_ids.limit(page_size).offset((page - 1) * page_size)
     if mq.filters.get("q"):
-        with _without_parallel_workers(session, mq.serial):
-            found = session.execute(ids_query.add_columns(sa.func.count().over().label("total"))).all()
+        found = session.execute(ids_query.add_columns(sa.func.count().over().label("total"))).all()
         ids = [row[0] for row in found]
         total = found[0].total if found else session.scalar(mq.count)
     else:
