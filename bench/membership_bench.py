@@ -151,6 +151,19 @@ def main() -> None:
             services.member_page(db.session, mq, 1, 50)
             db.session.remove()
 
+    # The machine's pace right now (a shared VM drifts by a third within minutes): a fixed Python loop and a
+    # fixed trigram count, to read the other figures against.
+    start = time.perf_counter()
+    sum(range(5_000_000))
+    results["calibration_python_ms"] = round((time.perf_counter() - start) * 1000, 1)
+
+    def trigram_count():
+        with db.engine.connect() as conn:
+            conn.execute(sa.text("SELECT count(*) FROM person WHERE search_text LIKE '%peeters%'")).scalar()
+
+    with app.app_context():
+        results["calibration_trigram_count_ms"] = p50(trigram_count)
+
     filters = {"status": "current", "type_id": str(ids["adult_id"]), "age_min": "18", "q": "peeters"}
     results["list_club_p50_ms"] = p50(lambda: page_of(club.id, filters))
     results["list_federation_p50_ms"] = p50(lambda: page_of(fed.id, filters))
