@@ -66,7 +66,7 @@ setup: $(STAMP) translations
 # The catalogue: one "messages" domain for core, plugins and the member app (see babel.cfg).
 # Extract after adding UI strings, update the nl/fr/en .po files, translate, compile (make setup compiles too).
 translations-extract: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext \
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k lazy_pgettext:1c,2 \
 		-o core/translations/messages.pot .
 
 translations-update: translations-extract

@@ -346,10 +346,10 @@ class BankLineMatch(MethodView):
 
 # --- reports ---------------------------------------------------------------------------------------------
 
-from flask_babel import lazy_gettext as _l  # noqa: E402
+from flask_babel import lazy_gettext as _l, lazy_pgettext  # noqa: E402
 
 REPORT_LABELS = {"issuers": _l("Per organisation"), "recipients": _l("Per club invoiced"),
-                 "name": _l("Organisation"), "invoices": _l("Invoices"), "open": _l("Open"),
+                 "name": _l("Organisation"), "invoices": _l("Invoices"), "open": lazy_pgettext("amount", "Open"),
                  "overdue": _l("Overdue"), "paid": _l("Paid"), "credited": _l("Credited")}
 
 

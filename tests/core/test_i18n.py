@@ -199,3 +199,17 @@ def test_main_pages_show_no_english(i18n, lang):
         if found:
             left[url] = found
     assert left == {}
+
+
+def test_an_unpaid_amount_is_not_the_verb_open(i18n):
+    """"Open" is both the member app's button (nl "Openen") and an unpaid amount (nl "Openstaand")."""
+    make, client = i18n
+    fed = make.federation("Atletiek Vlaanderen")
+    make.user("secretariaat@example.org", role="federation_secretariat", org=fed, password="secret-pass")
+    optional = [plugin.name for plugin in client.application.extensions["federa"].plugins.optional]
+    make.subscribe(fed, make.package("all", optional), include_descendants=True)
+    db.session.commit()
+    web_login(client, "secretariaat@example.org")
+    for lang, amount, verb in (("nl", "Openstaand", "Openen"), ("fr", "Impayé", "Ouvrir")):
+        text = _text(client.get(f"/o/{fed.id}/billing/reports?lang={lang}"))
+        assert amount in text and verb not in text
