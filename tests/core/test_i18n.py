@@ -2,6 +2,7 @@
 by default and follow ?lang=; the API answers in English unless Accept-Language asks otherwise."""
 from __future__ import annotations
 
+import datetime as dt
 import re
 import subprocess
 import sys
@@ -213,3 +214,9 @@ def test_an_unpaid_amount_is_not_the_verb_open(i18n):
     for lang, amount, verb in (("nl", "Openstaand", "Openen"), ("fr", "Impayé", "Ouvrir")):
         text = _text(client.get(f"/o/{fed.id}/billing/reports?lang={lang}"))
         assert amount in text and verb not in text
+    # "Invoice" is a noun on invoices and a verb on the runs page.
+    from plugins.membership.models import Season
+
+    db.session.add(Season(org_id=fed.id, name="2026", starts_on=dt.date(2026, 1, 1), ends_on=dt.date(2026, 12, 31)))
+    db.session.commit()
+    assert "Factureren" in _text(client.get(f"/o/{fed.id}/billing/runs?lang=nl"))
