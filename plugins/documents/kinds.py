@@ -14,6 +14,7 @@ from typing import Callable
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -417,13 +418,19 @@ LETTER_CSS = """body { font-family: serif; font-size: 11pt; }
 .body { white-space: pre-wrap; }"""
 
 
+def _titled(name: str, ctx: dict) -> str:
+    """A document's title: the kind's name (in the template's language, see `services`) and the season."""
+    season = (ctx.get("season") or {}).get("name")
+    return f"{name} {season}" if season else name
+
+
 CERTIFICATE = DocumentKind(
     key="sport_certificate", label=_l("Sport certificate for the health insurer"),
     variables=("member", "club", "federation", "sport", "season", "membership", "amount_paid", "paid_on", "paid",
                "today", "logo"),
     build=_certificate_context, missing=_certificate_missing, sample=_certificate_sample,
     default_html=_certificate_html, default_css=CERT_CSS,
-    title=lambda ctx: f"Sport certificate {ctx['season']['name'] if ctx.get('season') else ''}".strip(),
+    title=lambda ctx: _titled(_("Sport certificate"), ctx),
     options=("season_id", "amount_paid", "paid_on", "payments"),
 )
 MEMBER_CARD = DocumentKind(
@@ -431,14 +438,14 @@ MEMBER_CARD = DocumentKind(
     variables=("member", "photo", "club", "membership", "season", "qr", "verify_url", "logo"),
     build=_card_context, missing=_card_missing, sample=_card_sample, default_html=_card_html,
     page_css="@page { size: 85.6mm 54mm; margin: 0; }", default_css=CARD_CSS,
-    title=lambda ctx: f"Member card {ctx['season']['name'] if ctx.get('season') else ''}".strip(),
+    title=lambda ctx: _titled(_("Member card"), ctx),
     options=("season_id",),
 )
 LETTER = DocumentKind(
     key="letter", label=_l("Letter"),
     variables=("member", "org", "subject", "body", "today", "logo"),
     build=_letter_context, missing=_letter_missing, sample=_letter_sample, default_html=_letter_html,
-    default_css=LETTER_CSS, title=lambda ctx: ctx.get("subject") or "Letter",
+    default_css=LETTER_CSS, title=lambda ctx: ctx.get("subject") or _("Letter"),
     options=("subject", "body"),
 )
 

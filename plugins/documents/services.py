@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator, Mapping
 
 import sqlalchemy as sa
+from flask_babel import force_locale
 from jinja2 import TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy.orm import Session
@@ -432,7 +433,8 @@ def generate_batch(session: Session, batch: DocumentBatch, progress=None, proces
                 skipped.append({"person_id": pid, "name": people[pid].full_name,
                                 "missing": [f"template error: {exc}"[:200]]})
                 continue
-            titles[pid] = kind.title(ctx)[:200]
+            with force_locale(template.language):  # titles are in the language of the document
+                titles[pid] = str(kind.title(ctx))[:200]
         return titles, full_html(kind, template, bodies)
 
     def finish(titles: dict, pdfs: list[tuple[int, bytes]]):

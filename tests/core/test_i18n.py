@@ -10,6 +10,7 @@ from html import unescape
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
@@ -220,3 +221,20 @@ def test_an_unpaid_amount_is_not_the_verb_open(i18n):
     db.session.add(Season(org_id=fed.id, name="2026", starts_on=dt.date(2026, 1, 1), ends_on=dt.date(2026, 12, 31)))
     db.session.commit()
     assert "Factureren" in _text(client.get(f"/o/{fed.id}/billing/runs?lang=nl"))
+
+
+def test_document_titles_are_in_the_language_of_the_document(i18n):
+    from plugins.documents import services as documents
+    from plugins.documents.models import Document, DocumentBatch
+    from tests.plugins.documents.conftest import build_docs_world
+
+    make, client = i18n
+    world = build_docs_world(make)
+    batch, _ = documents.create_batch(db.session, world.club_a, {"kind": "letter", "person_ids": [world.an.id],
+                                                                 "options": {"body": "Tekst"}})
+    db.session.commit()
+    client.application.extensions["federa"].jobs.join()
+    documents.generate_batch(db.session, db.session.get(DocumentBatch, batch.id))  # done already: changes nothing
+    db.session.commit()
+    titles = [d.title for d in db.session.execute(sa.select(Document)).scalars()]
+    assert titles == ["Brief"]  # the default template is Dutch; in English it would be "Letter"
