@@ -123,16 +123,15 @@ def _configure_database(app: Flask) -> None:
     if uri.startswith("postgresql://"):
         uri = "postgresql+psycopg://" + uri[len("postgresql://"):]
         app.config["SQLALCHEMY_DATABASE_URI"] = uri
+    connect_args = app.config["SQLALCHEMY_ENGINE_OPTIONS"].setdefault("connect_args", {})
     if uri.startswith("postgresql"):
         # psycopg prepares a statement run five times on a connection, and PostgreSQL may then reuse one
         # generic plan for it. Searches differ by their values: a generic plan for `search_text LIKE $1`
         # guesses the trigram matches and chose a plan twice as slow. Plan every execution for its values.
-        connect_args = app.config["SQLALCHEMY_ENGINE_OPTIONS"].setdefault("connect_args", {})
         connect_args.setdefault("options", "-c plan_cache_mode=force_custom_plan")
     if uri.startswith("sqlite"):
-        options = app.config["SQLALCHEMY_ENGINE_OPTIONS"]
-        options.setdefault("connect_args", {}).setdefault("timeout", 30)
-        options["connect_args"].setdefault("check_same_thread", False)
+        connect_args.setdefault("timeout", 30)
+        connect_args.setdefault("check_same_thread", False)
 
 
 @event.listens_for(Engine, "connect")

@@ -84,8 +84,22 @@ def _entity_org(obj, default: int | None) -> int | None:
     return getattr(obj, "org_id", None) or default
 
 
+def _created(keys, value_of) -> dict:
+    """What a "create" entry records: every value that is set, secrets only as "set", no noise columns."""
+    changes: dict[str, Any] = {}
+    for key in keys:
+        if key in NOISE_COLUMNS:
+            continue
+        value = value_of(key)
+        if value is not None:
+            changes[key] = "set" if is_secret(key) else _plain(value)
+    return changes
+
+
 def _changes(obj, action: str) -> dict:
     state = inspect(obj)
+    if action == "create":
+        return _created((attr.key for attr in state.mapper.column_attrs), lambda key: getattr(obj, key))
     changes: dict[str, Any] = {}
     for attr in state.mapper.column_attrs:
         key = attr.key
@@ -94,8 +108,6 @@ def _changes(obj, action: str) -> dict:
         if is_secret(key):
             if action == "update" and state.attrs[key].history.has_changes():
                 changes[key] = "changed"
-            elif action == "create" and getattr(obj, key) is not None:
-                changes[key] = "set"
             continue
         if action == "update":
             history = state.attrs[key].history
@@ -104,10 +116,6 @@ def _changes(obj, action: str) -> dict:
                 new = history.added[0] if history.added else None
                 if old != new:
                     changes[key] = [_plain(old), _plain(new)]
-        elif action == "create":
-            value = getattr(obj, key)
-            if value is not None:
-                changes[key] = _plain(value)
         else:  # delete: keep what was there
             changes[key] = _plain(getattr(obj, key))
     return changes
@@ -191,15 +199,10 @@ def record_created(session: Session, table: sa.Table, rows: list[dict], ids: lis
         return
     user_id, org_id, ip = _actor(session)
     now = utcnow()
-    columns = [c.key for c in table.columns if c.key not in NOISE_COLUMNS and c.key != "id"]
+    columns = [c.key for c in table.columns if c.key != "id"]
     entries = []
     for row, new_id in zip(rows, ids):
-        changes: dict[str, Any] = {}
-        for key in columns:
-            value = row.get(key)
-            if value is not None:
-                changes[key] = "set" if is_secret(key) else _plain(value)
-        changes["id"] = new_id
+        changes = {**_created(columns, row.get), "id": new_id}
         entries.append({"at": now, "user_id": user_id, "action": "create", "entity_type": table.name,
                         "entity_id": str(new_id), "ip": ip, "changes": changes,
                         "person_id": new_id if table.name == "person" else row.get("person_id"),

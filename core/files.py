@@ -118,37 +118,37 @@ def check_image(data: bytes) -> tuple[str, str]:
 def as_photo(data: bytes, max_side: int = 600) -> bytes:
     """A checked image re-encoded as a JPEG of at most `max_side` pixels, upright, without metadata
     (EXIF can carry the place and time a picture was taken)."""
+    check_image(data)
+    return _reencoded(data, max_side, "JPEG")
+
+
+def _reencoded(data: bytes, max_side: int, kind: str) -> bytes:
+    """A checked still image upright, at most `max_side` pixels, saved afresh as `kind`. Pillow writes EXIF,
+    XMP or text chunks only when asked to, so what comes out carries no metadata."""
     from PIL import Image, ImageOps
 
-    check_image(data)
     with Image.open(io.BytesIO(data)) as image:
         image = ImageOps.exif_transpose(image)
-        image = image.convert("RGB")
         image.thumbnail((max_side, max_side))
         out = io.BytesIO()
-        image.save(out, format="JPEG", quality=85, optimize=True)
+        if kind == "JPEG":
+            image.convert("RGB").save(out, format="JPEG", quality=85, optimize=True)
+        else:
+            image.save(out, format=kind, **({"optimize": True} if kind == "PNG" else {}))
     return out.getvalue()
 
 
 def without_metadata(data: bytes, max_side: int = 1600) -> tuple[bytes, str, str]:
     """A checked image re-encoded in its own format without metadata (EXIF can carry the place and time a
     picture was taken), upright and at most `max_side` pixels; (bytes, content type, extension).
-
-    Pillow writes EXIF, XMP or text chunks only when asked to, so re-saving drops them. Animated GIFs and
-    WebPs keep every frame and their size."""
-    from PIL import Image, ImageOps
+    Animated GIFs and WebPs keep every frame and their size."""
+    from PIL import Image
 
     content_type, extension = check_image(data)
     with Image.open(io.BytesIO(data)) as image:
-        kind = image.format
-        out = io.BytesIO()
-        if getattr(image, "is_animated", False):
+        kind, animated = image.format, getattr(image, "is_animated", False)
+        if animated:
+            out = io.BytesIO()
             image.save(out, format=kind, save_all=True)
-        else:
-            image = ImageOps.exif_transpose(image)
-            image.thumbnail((max_side, max_side))
-            if kind == "JPEG":
-                image.convert("RGB").save(out, format="JPEG", quality=85, optimize=True)
-            else:
-                image.save(out, format=kind, **({"optimize": True} if kind == "PNG" else {}))
-    return out.getvalue(), content_type, extension
+            return out.getvalue(), content_type, extension
+    return _reencoded(data, max_side, kind), content_type, extension

@@ -123,13 +123,13 @@ def fold(text: str | None) -> str:
 SEARCHED = ("first_name", "last_name", "email", "postal_code", "city")
 
 
-def search_text_for(person: Person) -> str:
-    return fold(" ".join(filter(None, (getattr(person, key) for key in SEARCHED))))
-
-
 def search_text_of(values: dict) -> str:
-    """`search_text` for a person's column values (rows inserted set-based, which no ORM listener sees)."""
+    """`search_text` for a person's column values (also rows inserted set-based, which no ORM listener sees)."""
     return fold(" ".join(filter(None, (values.get(key) for key in SEARCHED))))
+
+
+def search_text_for(person: Person) -> str:
+    return search_text_of({key: getattr(person, key) for key in SEARCHED})
 
 
 def _national_number_birth_date(number: str) -> dt.date | None:

@@ -492,13 +492,14 @@ def _write(session: Session, org: Organisation, plan: list[_Row], custom_fields:
             new_people[item.new_person_key] = {**item.person_clean, "created_at": now, "updated_at": now,
                                                "search_text": people.search_text_of(item.person_clean)}
     new_ids = dict(zip(new_people, _insert(session, Person.__table__, list(new_people.values()))))
-    summary.created_people = len(new_ids)
+    created = set(new_ids.values())
+    summary.created_people = len(created)
     for item in plan:
         item.person_id = item.person.id if item.person is not None else new_ids[item.new_person_key]
 
     person_ids = sorted({item.person_id for item in plan})
     links = set()
-    for chunk in _chunks(sorted(set(person_ids) - set(new_ids.values()))):
+    for chunk in _chunks(sorted(set(person_ids) - created)):
         links.update(session.execute(sa.select(PersonOrganisation.person_id, PersonOrganisation.org_id).where(
             PersonOrganisation.person_id.in_(chunk)), execution_options=UNSCOPED).all())
     updated: set[int] = set()
@@ -506,7 +507,6 @@ def _write(session: Session, org: Organisation, plan: list[_Row], custom_fields:
     value_rows: list[dict] = []
     new_memberships: list[dict] = []
     changed: list[tuple[Membership, dict, bool]] = []
-    created = set(new_ids.values())
     for item in plan:
         person, person_id = item.person, item.person_id
         is_new = person_id in created

@@ -582,17 +582,30 @@ def _selected_rows(session: Session, org: Organisation, ids: list[int]) -> dict[
     return found
 
 
-def person_ids_of(session: Session, org: Organisation, membership_ids: Iterable[int]) -> list[int]:
-    """The people of the given memberships of `org`'s subtree (each once); an id outside it is not found."""
+def _membership_ids(membership_ids: Iterable) -> list[int]:
+    """The selected membership ids as numbers; at least one."""
     try:
         ids = [int(i) for i in membership_ids]
     except (TypeError, ValueError):
         raise DomainError("membership ids are numbers", field="membership_ids") from None
+    if not ids:
+        raise DomainError("select at least one membership", field="membership_ids")
+    return ids
+
+
+def _rows_or_404(session: Session, org: Organisation, ids: list[int]) -> dict[int, sa.Row]:
+    """`_selected_rows` of all `ids`; one outside `org`'s subtree answers NotFound (nothing changes)."""
     rows = _selected_rows(session, org, ids)
     missing = sorted(set(ids) - set(rows))
     if missing:
         raise NotFound("some memberships were not found in this organisation", field="membership_ids",
                        missing_ids=missing[:100])
+    return rows
+
+
+def person_ids_of(session: Session, org: Organisation, membership_ids: Iterable[int]) -> list[int]:
+    """The people of the given memberships of `org`'s subtree (each once); an id outside it is not found."""
+    rows = _rows_or_404(session, org, _membership_ids(membership_ids))
     return sorted({row.person_id for row in rows.values()})
 
 
@@ -605,17 +618,7 @@ def end_memberships(session: Session, org: Organisation, membership_ids: Iterabl
     skipped, so a retried request changes nothing twice."""
     today = today or dt.date.today()
     day, reason = _clean_end(end_date, reason)
-    try:
-        ids = [int(i) for i in membership_ids]
-    except (TypeError, ValueError):
-        raise DomainError("membership ids are numbers", field="membership_ids") from None
-    if not ids:
-        raise DomainError("select at least one membership", field="membership_ids")
-    rows = _selected_rows(session, org, ids)
-    missing = sorted(set(ids) - set(rows))
-    if missing:
-        raise NotFound("some memberships were not found in this organisation", field="membership_ids",
-                       missing_ids=missing[:100])
+    rows = _rows_or_404(session, org, _membership_ids(membership_ids))
     return _end_rows(session, org, list(rows.values()), day, reason, today)
 
 
@@ -677,20 +680,11 @@ def change_type(session: Session, org: Organisation, membership_ids: Iterable[in
                 today: dt.date | None = None) -> BulkResult:
     """Give the selected memberships another type (one UPDATE), all or nothing."""
     today = today or dt.date.today()
-    try:
-        ids = [int(i) for i in membership_ids]
-    except (TypeError, ValueError):
-        raise DomainError("membership ids are numbers", field="membership_ids") from None
-    if not ids:
-        raise DomainError("select at least one membership", field="membership_ids")
+    ids = _membership_ids(membership_ids)
     mtype = get_type(session, org, type_id)
     if not mtype.active:
         raise DomainError("this membership type is no longer in use", field="type_id")
-    rows = _selected_rows(session, org, ids)
-    missing = sorted(set(ids) - set(rows))
-    if missing:
-        raise NotFound("some memberships were not found in this organisation", field="membership_ids",
-                       missing_ids=missing[:100])
+    rows = _rows_or_404(session, org, ids)
     result = BulkResult()
     targets = []
     for row in rows.values():
