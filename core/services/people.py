@@ -430,18 +430,19 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def text_search(q: str):
-    """Every word must occur in `search_text`. Words of 3+ letters match anywhere (pg_trgm GIN index on
-    PostgreSQL); shorter ones match the start of a word, which trigrams cannot index anyway. Both sides are
-    folded to lower case, so a plain LIKE does (ILIKE lower-cases every candidate again)."""
+def text_search(q: str, column=Person.search_text):
+    """Every word must occur in `search_text` (or in `column`, a copy of it). Words of 3+ letters match
+    anywhere (pg_trgm GIN index on PostgreSQL); shorter ones match the start of a word, which trigrams cannot
+    index anyway. Both sides are folded to lower case, so a plain LIKE does (ILIKE lower-cases every candidate
+    again)."""
     conditions = []
     for word in fold(q).split():
         escaped = _like_escape(word)
         if len(word) >= 3:
-            conditions.append(Person.search_text.like(f"%{escaped}%", escape="\\"))
+            conditions.append(column.like(f"%{escaped}%", escape="\\"))
         else:
-            conditions.append(sa.or_(Person.search_text.like(f"{escaped}%", escape="\\"),
-                                     Person.search_text.like(f"% {escaped}%", escape="\\")))
+            conditions.append(sa.or_(column.like(f"{escaped}%", escape="\\"),
+                                     column.like(f"% {escaped}%", escape="\\")))
     return sa.and_(sa.true(), *conditions)
 
 

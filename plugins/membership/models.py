@@ -58,6 +58,11 @@ class Membership(Base, OrgScoped):
     __table_args__ = (
         sa.Index("ix_membership_membership_org_status", "org_id", "status"),
         sa.CheckConstraint("ends_on IS NULL OR ends_on >= starts_on", name="dates"),
+        # The member list's text search filters, sorts and counts memberships in one trigram scan.
+        sa.Index("ix_membership_membership_person_search_text_trgm", "person_search_text", postgresql_using="gin",
+                 postgresql_ops={"person_search_text": "gin_trgm_ops"}),
+        # The list's default order: a federation-wide first page stops after 50 rows.
+        sa.Index("ix_membership_membership_person_name", "person_last_name", "person_first_name", "id"),
     )
 
     id: Mapped[intpk]
@@ -74,10 +79,77 @@ class Membership(Base, OrgScoped):
         sa.ForeignKey("membership_membership.id", ondelete="SET NULL"))
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]
+    # Copies of the person's columns the member list searches and sorts on, so a federation-wide search
+    # needs no probe per matching person. Kept by database triggers (PERSON_COPY_TRIGGERS) whoever writes,
+    # ORM or set-based; nothing reads them through the ORM.
+    person_last_name: Mapped[Optional[str]] = mapped_column(sa.String(100), deferred=True)
+    person_first_name: Mapped[Optional[str]] = mapped_column(sa.String(100), deferred=True)
+    person_birth_date: Mapped[Optional[dt.date]] = mapped_column(deferred=True)
+    person_search_text: Mapped[Optional[str]] = mapped_column(sa.Text, deferred=True)
 
     person: Mapped[Person] = relationship()
     type: Mapped[MembershipType] = relationship()
     organisation: Mapped[Organisation] = relationship()
+
+
+COPIED = ("last_name", "first_name", "birth_date", "search_text")  # person column -> membership person_<column>
+
+# PostgreSQL: a membership takes the copies when it is written with a person (BEFORE, so the row goes in
+# complete); a person's change of a copied column updates their memberships.
+PERSON_COPY_TRIGGERS_POSTGRESQL = [
+    """CREATE OR REPLACE FUNCTION membership_copy_person() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    SELECT last_name, first_name, birth_date, search_text
+      INTO NEW.person_last_name, NEW.person_first_name, NEW.person_birth_date, NEW.person_search_text
+      FROM person WHERE id = NEW.person_id;
+    RETURN NEW;
+END $$""",
+    """CREATE TRIGGER membership_copy_person BEFORE INSERT OR UPDATE OF person_id ON membership_membership
+FOR EACH ROW EXECUTE FUNCTION membership_copy_person()""",
+    """CREATE OR REPLACE FUNCTION membership_follow_person() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE membership_membership
+       SET person_last_name = NEW.last_name, person_first_name = NEW.first_name,
+           person_birth_date = NEW.birth_date, person_search_text = NEW.search_text
+     WHERE person_id = NEW.id;
+    RETURN NULL;
+END $$""",
+    """CREATE TRIGGER membership_follow_person AFTER UPDATE OF last_name, first_name, birth_date, search_text
+ON person FOR EACH ROW
+WHEN (OLD.last_name IS DISTINCT FROM NEW.last_name OR OLD.first_name IS DISTINCT FROM NEW.first_name
+      OR OLD.birth_date IS DISTINCT FROM NEW.birth_date OR OLD.search_text IS DISTINCT FROM NEW.search_text)
+EXECUTE FUNCTION membership_follow_person()""",
+]
+_SQLITE_COPY = """UPDATE membership_membership SET
+    person_last_name = (SELECT last_name FROM person WHERE id = NEW.person_id),
+    person_first_name = (SELECT first_name FROM person WHERE id = NEW.person_id),
+    person_birth_date = (SELECT birth_date FROM person WHERE id = NEW.person_id),
+    person_search_text = (SELECT search_text FROM person WHERE id = NEW.person_id)
+  WHERE id = NEW.id;"""
+# SQLite has no BEFORE trigger that can change the new row: AFTER triggers complete it.
+PERSON_COPY_TRIGGERS_SQLITE = [
+    f"CREATE TRIGGER membership_copy_person AFTER INSERT ON membership_membership BEGIN {_SQLITE_COPY} END",
+    f"""CREATE TRIGGER membership_copy_person_moved AFTER UPDATE OF person_id ON membership_membership
+BEGIN {_SQLITE_COPY} END""",
+    """CREATE TRIGGER membership_follow_person AFTER UPDATE OF last_name, first_name, birth_date, search_text ON person
+BEGIN UPDATE membership_membership
+   SET person_last_name = NEW.last_name, person_first_name = NEW.first_name,
+       person_birth_date = NEW.birth_date, person_search_text = NEW.search_text
+ WHERE person_id = NEW.id; END""",
+]
+PERSON_COPY_DROP = {
+    "postgresql": ["DROP TRIGGER IF EXISTS membership_follow_person ON person",
+                   "DROP FUNCTION IF EXISTS membership_follow_person()",
+                   "DROP FUNCTION IF EXISTS membership_copy_person() CASCADE"],
+    "sqlite": ["DROP TRIGGER IF EXISTS membership_follow_person"],  # the others go with their table
+}
+PERSON_COPY_TRIGGERS = {"postgresql": PERSON_COPY_TRIGGERS_POSTGRESQL, "sqlite": PERSON_COPY_TRIGGERS_SQLITE}
+
+for _dialect, _statements in PERSON_COPY_TRIGGERS.items():
+    for _statement in _statements:
+        sa.event.listen(Membership.__table__, "after_create", sa.DDL(_statement).execute_if(dialect=_dialect))
+    for _statement in PERSON_COPY_DROP[_dialect]:
+        sa.event.listen(Membership.__table__, "before_drop", sa.DDL(_statement).execute_if(dialect=_dialect))
 
 
 class SavedFilter(Base, OrgScoped):

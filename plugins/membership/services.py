@@ -898,8 +898,10 @@ def members_query(session: Session, org: Organisation, raw: Mapping, today: dt.d
                 conditions.append(M.starts_on >= day if op == "ge" else M.starts_on <= day)
             except ValueError:
                 errors[key] = "not a valid date (YYYY-MM-DD)"
+    # Name, birth date and search text have copies on the membership (see Membership.person_search_text):
+    # filtering on those needs no person row; the other person filters join it.
     if filters.get("q"):
-        person_conditions.append(people.text_search(filters["q"]))
+        conditions.append(people.text_search(filters["q"], M.person_search_text))
     if "gender" in filters:
         gender = filters["gender"].upper()
         if gender not in people.GENDERS:
@@ -910,22 +912,22 @@ def members_query(session: Session, org: Organisation, raw: Mapping, today: dt.d
         if not 1900 <= year <= 2100:
             errors["birth_year"] = "a year between 1900 and 2100"
         else:
-            person_conditions.append(P.birth_date.between(dt.date(year, 1, 1), dt.date(year, 12, 31)))
+            conditions.append(M.person_birth_date.between(dt.date(year, 1, 1), dt.date(year, 12, 31)))
     if "age_min" in ints:
         if not 0 <= ints["age_min"] <= 150:
             errors["age_min"] = "an age is between 0 and 150"
         else:
-            person_conditions.append(P.birth_date <= _years_before(today, ints["age_min"]))
+            conditions.append(M.person_birth_date <= _years_before(today, ints["age_min"]))
     if "age_max" in ints:
         if not 0 <= ints["age_max"] <= 150:
             errors["age_max"] = "an age is between 0 and 150"
         else:
-            person_conditions.append(P.birth_date > _years_before(today, ints["age_max"] + 1))
+            conditions.append(M.person_birth_date > _years_before(today, ints["age_max"] + 1))
     if "birthday_month" in ints:
         if not 1 <= ints["birthday_month"] <= 12:
             errors["birthday_month"] = "a month is 1 to 12"
         else:
-            person_conditions.append(sa.extract("month", P.birth_date) == ints["birthday_month"])
+            conditions.append(sa.extract("month", M.person_birth_date) == ints["birthday_month"])
     if "postal_code" in filters:
         person_conditions.append(P.postal_code == filters["postal_code"])
     if "city" in filters:
@@ -947,25 +949,30 @@ def members_query(session: Session, org: Organisation, raw: Mapping, today: dt.d
     if sort.lstrip("-") not in SORTS:
         errors["sort"] = f"sort by one of: {', '.join(SORTS)} (prefix - for descending)"
     _errors(errors, "invalid filter")
-    columns = {"last_name": P.last_name, "first_name": P.first_name, "birth_date": P.birth_date,
+    columns = {"last_name": M.person_last_name, "first_name": M.person_first_name, "birth_date": M.person_birth_date,
                "starts_on": M.starts_on, "club": club.name, "type": _types.c.name}
     order = [columns[c] for c in SORTS[sort.lstrip("-")]] + [M.id]
     if filters.get("q"):
         # Matches of a name search sit together in name order; walking the name index to find them
         # reads most of the table, so sort the (few) trigram matches instead.
-        order = [sa.func.lower(c) if c in (P.last_name, P.first_name) else c for c in order]
+        order = [sa.func.lower(c) if c in (M.person_last_name, M.person_first_name) else c for c in order]
+    order = [c.desc() if descending else c.asc() for c in order]
     # Outer joins (memberships always have a club and a type): PostgreSQL drops them where unused.
     rows = (sa.select(M.id.label("membership_id"), M, P, club.name.label("club_name"),
                       _types.c.name.label("type_name"))
             .join(P, P.id == M.person_id)
             .outerjoin(club, club.id == M.org_id)
             .outerjoin(_types, _types.c.id == M.type_id))
-    query = rows.where(*conditions, *person_conditions).order_by(*[c.desc() if descending else c.asc()
-                                                                   for c in order])
-    page_ids = query.with_only_columns(M.id, maintain_column_froms=True)
+    query = rows.where(*conditions, *person_conditions).order_by(*order)
+    # The ids and the count read the person only for the filters the membership holds no copy of (an inner
+    # join is never dropped, even when unused).
+    page_ids = (sa.select(M.id).select_from(M).outerjoin(club, club.id == M.org_id)
+                .outerjoin(_types, _types.c.id == M.type_id))
     count = sa.select(sa.func.count(M.id)).select_from(M)
     if person_conditions:
+        page_ids = page_ids.join(P, P.id == M.person_id)
         count = count.join(P, P.id == M.person_id)
+    page_ids = page_ids.where(*conditions, *person_conditions).order_by(*order)
     count = count.where(*conditions, *person_conditions)
     # Both already keep to the subtree of `scope` (inside the request's organisation): without the option the
     # session's scope criteria would test every membership's organisation a second time.
