@@ -831,6 +831,7 @@ class MemberQuery:
     club: Any = None  # the aliased club organisation of `query`
     page_ids: Any = None  # select of the membership ids of `query`, in its order (what a page is cut from)
     rows: Any = None  # `query`'s columns and joins without filters or order (loads a page's rows by id)
+    order: tuple = ()  # `query`'s ORDER BY clauses
 
 
 def _years_before(day: dt.date, years: int) -> dt.date:
@@ -977,26 +978,26 @@ def members_query(session: Session, org: Organisation, raw: Mapping, today: dt.d
     # Both already keep to the subtree of `scope` (inside the request's organisation): without the option the
     # session's scope criteria would test every membership's organisation a second time.
     page_ids, count = page_ids.execution_options(**UNSCOPED), count.execution_options(**UNSCOPED)
-    return MemberQuery(query=query, count=count, filters=filters, club=club, page_ids=page_ids, rows=rows)
+    return MemberQuery(query=query, count=count, filters=filters, club=club, page_ids=page_ids, rows=rows,
+                       order=tuple(order))
 
 
 def member_page(session: Session, mq: MemberQuery, page: int, page_size: int) -> dict:
-    """One page and the total. The page's membership ids come from a narrow query (sorting few columns is
-    cheap), then their rows are loaded. With a text search the total comes with the ids (`count(*) OVER ()`),
-    so the search runs once; without one a plain count is cheaper than counting inside a query that could
-    stop early."""
-    ids_query = mq.page_ids.limit(page_size).offset((page - 1) * page_size)
-    if mq.filters.get("q"):
-        found = session.execute(ids_query.add_columns(sa.func.count().over().label("total"))).all()
-        ids = [row[0] for row in found]
-        total = found[0].total if found else session.scalar(mq.count)
-    else:
-        total = session.scalar(mq.count)
-        ids = list(session.execute(ids_query).scalars())
-    items = []
-    if ids:
-        by_id = {row.membership_id: row for row in session.execute(mq.rows.where(Membership.id.in_(ids)))}
-        items = [by_id[i] for i in ids]
+    """One page and the total, in one statement: the page's membership ids come from a narrow subquery
+    (sorting few columns of thousands of matches is cheap), the outer query loads just their rows. With a text
+    search the total comes with the ids (`count(*) OVER ()`), so the search runs once; without one a plain
+    count is cheaper than counting inside a query that could stop early."""
+    searching = bool(mq.filters.get("q"))
+    ids = mq.page_ids.limit(page_size).offset((page - 1) * page_size)
+    if searching:
+        ids = ids.add_columns(sa.func.count().over().label("total"))
+    ids = ids.subquery("page")
+    statement = mq.rows.join(ids, ids.c.id == Membership.id).order_by(*mq.order)
+    if searching:
+        statement = statement.add_columns(ids.c.total)
+    # The ids keep to the subtree already (see members_query).
+    items = session.execute(statement, execution_options=UNSCOPED).all()
+    total = items[0].total if searching and items else session.scalar(mq.count)
     return {"items": items, "total": total, "page": page, "page_size": page_size}
 
 
