@@ -96,12 +96,18 @@ def _created(keys, value_of) -> dict:
     return changes
 
 
+def _recorded(mapper) -> list:
+    """The column attributes a change record looks at: not those marked `info={"derived": True}` (copies of
+    other rows' values that the database keeps, such as a membership's copy of its person's name)."""
+    return [attr for attr in mapper.column_attrs if not attr.columns[0].info.get("derived")]
+
+
 def _changes(obj, action: str) -> dict:
     state = inspect(obj)
     if action == "create":
-        return _created((attr.key for attr in state.mapper.column_attrs), lambda key: getattr(obj, key))
+        return _created((attr.key for attr in _recorded(state.mapper)), lambda key: getattr(obj, key))
     changes: dict[str, Any] = {}
-    for attr in state.mapper.column_attrs:
+    for attr in _recorded(state.mapper):
         key = attr.key
         if key in NOISE_COLUMNS:
             continue

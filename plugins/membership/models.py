@@ -51,6 +51,9 @@ class MembershipType(Base, OrgScoped):
     updated_at: Mapped[updated_at]
 
 
+_COPY = {"deferred": True, "info": {"derived": True}}
+
+
 class Membership(Base, OrgScoped):
     """A person's membership of a club. It runs on from season to season until it is ended."""
 
@@ -81,11 +84,11 @@ class Membership(Base, OrgScoped):
     updated_at: Mapped[updated_at]
     # Copies of the person's columns the member list searches and sorts on, so a federation-wide search
     # needs no probe per matching person. Kept by database triggers (PERSON_COPY_TRIGGERS) whoever writes,
-    # ORM or set-based; nothing reads them through the ORM.
-    person_last_name: Mapped[Optional[str]] = mapped_column(sa.String(100), deferred=True)
-    person_first_name: Mapped[Optional[str]] = mapped_column(sa.String(100), deferred=True)
-    person_birth_date: Mapped[Optional[dt.date]] = mapped_column(deferred=True)
-    person_search_text: Mapped[Optional[str]] = mapped_column(sa.Text, deferred=True)
+    # ORM or set-based; nothing reads them through the ORM and the audit log leaves them out ("derived").
+    person_last_name: Mapped[Optional[str]] = mapped_column(sa.String(100), **_COPY)
+    person_first_name: Mapped[Optional[str]] = mapped_column(sa.String(100), **_COPY)
+    person_birth_date: Mapped[Optional[dt.date]] = mapped_column(**_COPY)
+    person_search_text: Mapped[Optional[str]] = mapped_column(sa.Text, **_COPY)
 
     person: Mapped[Person] = relationship()
     type: Mapped[MembershipType] = relationship()

@@ -83,3 +83,18 @@ def test_imported_members_are_found_by_name(client, world):
     assert r.status_code in (200, 201), r.json
     assert listed(client, world, q="verhoeven") == [("Lotte", "Verhoeven")]
     assert listed(client, world, age_min=18, birthday_month=3) == [("Lotte", "Verhoeven")]
+
+
+def test_the_audit_log_leaves_the_copies_out(client, world):
+    """The copies are the person's data kept by the database: a membership's change record does not repeat
+    them (a GDPR export or erasure finds the person's values on the person's own records)."""
+    from core.models import AuditLog
+
+    person, m = add_member(world.club_a, world.adult, "Emma", "Janssens")
+    db.session.delete(db.session.get(Membership, m.id))
+    db.session.commit()
+    entries = db.session.execute(sa.select(AuditLog.action, AuditLog.changes)
+                                 .where(AuditLog.entity_type == "membership_membership")).all()
+    assert [action for action, _ in entries] == ["create", "delete"]
+    assert all(not key.startswith("person_") or key == "person_id" for _, changes in entries for key in changes)
+    assert entries[1].changes["person_id"] == person.id
