@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy.orm import Session
 
 from core import mail
@@ -195,6 +196,6 @@ def after_issue(session: Session, invoice: Invoice) -> None:
     from core.jobs import job_runner
 
     job_runner().enqueue(session, "billing.deliver_invoice", org_id=invoice.org_id,
-                         title=f"Send invoice {invoice.number}", idempotency_key=f"billing.deliver:{invoice.id}",
+                         title=gettext("Send invoice %(number)s", number=invoice.number), idempotency_key=f"billing.deliver:{invoice.id}",
                          invoice_id=invoice.id)
     session.commit()

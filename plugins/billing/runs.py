@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Callable
 
 import sqlalchemy as sa
+from flask_babel import gettext, ngettext
 from sqlalchemy.orm import Session
 
 from core.db import unscoped
@@ -203,7 +204,7 @@ def start_run(session: Session, org: Organisation, season_id: int, target: str, 
     run = InvoiceRun(org_id=org.id, season_id=season.id, target=target, status="queued", created_by_id=user_id)
     session.add(run)
     session.flush()
-    job = job_runner().enqueue(session, "billing.issue_run", org_id=org.id, title=f"Invoice run {season.name}",
+    job = job_runner().enqueue(session, "billing.issue_run", org_id=org.id, title=gettext("Invoice run %(season)s", season=season.name),
                                idempotency_key=idempotency_key or f"billing.run:{run.id}", created_by_id=user_id,
                                run_id=run.id)
     run.job_id = job.id
@@ -241,7 +242,7 @@ def execute_run(session: Session, org: Organisation, run_id: int, *, today: dt.d
             from core.jobs import job_runner
 
             job_runner().enqueue(session, "billing.deliver_invoice", org_id=org.id,
-                                 title=f"Send {len(ids)} invoices", idempotency_key=f"billing.deliver-run:{run.id}:{start}",
+                                 title=ngettext("Send %(num)d invoice", "Send %(num)d invoices", len(ids)), idempotency_key=f"billing.deliver-run:{run.id}:{start}",
                                  invoice_ids=ids)
         if progress:
             progress(start + len(chunk), total)  # commits the chunk

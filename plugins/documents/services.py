@@ -14,6 +14,7 @@ from typing import Iterable, Iterator, Mapping
 
 import sqlalchemy as sa
 from flask_babel import force_locale
+from flask_babel import gettext
 from jinja2 import TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy.orm import Session
@@ -355,7 +356,7 @@ def create_batch(session: Session, org: Organisation, data: Mapping, user_id: in
                           skipped=[], created_by_id=user_id)
     session.add(batch)
     session.flush()
-    job = enqueue(session, "documents.generate_batch", org_id=org.id, title=f"Documents: {kind.label}"[:255],
+    job = enqueue(session, "documents.generate_batch", org_id=org.id, title=gettext("Documents: %(kind)s", kind=kind.label)[:255],
                   idempotency_key=f"documents-batch:{batch.id}", created_by_id=user_id, batch_id=batch.id)
     batch.job_id = job.id
     session.flush()

@@ -11,6 +11,7 @@ import json
 
 from flask import Response, current_app, g, jsonify, request, url_for
 from flask.views import MethodView
+from flask_babel import gettext
 
 from core import audit
 from core.access import current_access
@@ -301,7 +302,7 @@ class EndMemberships(MethodView):
             services.members_query(db.session, g.org, data["filter"])
             services._clean_end(data["end_date"], data["reason"])
             job = job_runner().enqueue(
-                db.session, "membership.end_memberships", org_id=g.org.id, title="End memberships",
+                db.session, "membership.end_memberships", org_id=g.org.id, title=gettext("End memberships"),
                 idempotency_key=_idempotency_key("membership.end"), created_by_id=g.user.id,
                 filters=services.clean_filters(data["filter"]), end_date=data["end_date"].isoformat(),
                 reason=data["reason"])
@@ -362,7 +363,7 @@ class Emails(MethodView):
         if not data.get("membership_ids") and data.get("filter") is None:
             error(422, "select members or give a filter", membership_ids="select members or give a filter")
         job = job_runner().enqueue(
-            db.session, "membership.send_email", org_id=g.org.id, title="E-mail to members",
+            db.session, "membership.send_email", org_id=g.org.id, title=gettext("E-mail to members"),
             idempotency_key=_idempotency_key("membership.email"), created_by_id=g.user.id,
             filters=services.clean_filters(filters), subject=data["subject"], body=data["body"],
             membership_ids=data.get("membership_ids"))
@@ -470,7 +471,7 @@ class Reminders(MethodView):
         if season is None:
             error(422, "no season is running", season_id="no season is running")
         job = job_runner().enqueue(
-            db.session, "membership.send_cleanup_reminders", org_id=g.org.id, title="Clean-up reminders",
+            db.session, "membership.send_cleanup_reminders", org_id=g.org.id, title=gettext("Clean-up reminders"),
             idempotency_key=_idempotency_key("membership.reminders"), created_by_id=g.user.id,
             season_id=season.id)
         db.session.commit()

@@ -62,6 +62,7 @@ NUMBER_COLUMNS = frozenset({"person_id", "membership_id", "club_id"})
 DATE_COLUMNS = frozenset({"birth_date", "starts_on", "ends_on"})
 DATE_FORMAT = "dd/mm/yyyy"
 EXCEL_EPOCH = dt.date(1899, 12, 31).toordinal()
+SHEET_ROWS = 1_048_575  # member rows a worksheet holds below its header (Excel's limit is 1,048,576 rows)
 # Columns of COLUMNS that _flat_rows names otherwise.
 ROW_KEYS = {"membership_id": "id", "club_id": "org_id", "club": "club_name", "type": "type_name"}
 
@@ -169,14 +170,24 @@ def write_xlsx(session: Session, org: Organisation, mq: MemberQuery, path: Path,
     person_id, national_number, status, iban = (column[k] for k in ("person_id", "national_number", "status", "iban"))
     count = 0
     with xlsxwriter.Workbook(str(path), options) as wb:
-        ws = wb.add_worksheet(str(_l("Members"))[:31])
-        write_text = _text_writer(ws)
-        bold = wb.add_format({"bold": True})
-        for col, label in enumerate([str(label) for _, label in COLUMNS] + [f.label for f in fields]):
-            write_text(0, col, label, bold)
-        ws.freeze_panes(1, 0)
-        writers = [(col, write, cell_format) for col, (write, cell_format) in enumerate(
-            _column_writers(ws, write_text, wb.add_format({"num_format": DATE_FORMAT}), fields))]
+        bold, date_format = wb.add_format({"bold": True}), wb.add_format({"num_format": DATE_FORMAT})
+        labels = [str(label) for _, label in COLUMNS] + [f.label for f in fields]
+        sheets: list = []
+
+        def new_sheet() -> list:
+            """A worksheet with the header row; its column writers. A list longer than a sheet's rows
+            (Excel's 1,048,576) goes on in "Members (2)" and so on, rather than losing rows."""
+            name = str(_l("Members"))
+            ws = wb.add_worksheet(name[:31] if not sheets else f"{name[:24]} ({len(sheets) + 1})")
+            sheets.append(ws)
+            write_text = _text_writer(ws)
+            for col, label in enumerate(labels):
+                write_text(0, col, label, bold)
+            ws.freeze_panes(1, 0)
+            return [(col, write, cell_format) for col, (write, cell_format) in enumerate(
+                _column_writers(ws, write_text, date_format, fields))]
+
+        writers = new_sheet()
         status_labels = {k: str(v) for k, v in STATUS_LABELS.items()}
         format_national_number = validation.format_national_number
         typed_value = cf.typed_value
@@ -185,9 +196,13 @@ def write_xlsx(session: Session, org: Organisation, mq: MemberQuery, path: Path,
         batch: list = []
 
         def flush():
+            nonlocal writers
             rows = [(r, list(pick(r))) for r in batch]
             values = _custom_values(session, list({row[person_id] for _, row in rows}), fields).get
-            for row_num, (r, row) in enumerate(rows, start=count - len(batch) + 1):
+            for number, (r, row) in enumerate(rows, start=count - len(batch)):
+                row_num = number % SHEET_ROWS + 1
+                if row_num == 1 and number:
+                    writers = new_sheet()
                 row[status] = status_labels[effective_status(r, today)]
                 if see_identifiers:
                     row[national_number] = format_national_number(row[national_number])

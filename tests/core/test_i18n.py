@@ -238,3 +238,7 @@ def test_document_titles_are_in_the_language_of_the_document(i18n):
     db.session.commit()
     titles = [d.title for d in db.session.execute(sa.select(Document)).scalars()]
     assert titles == ["Brief"]  # the default template is Dutch; in English it would be "Letter"
+    from core.models import Job
+
+    # The job in the jobs list is named in the language of whoever started it (the Dutch default here).
+    assert db.session.get(Job, batch.job_id).title == "Documenten: Brief"

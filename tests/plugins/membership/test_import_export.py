@@ -71,6 +71,23 @@ def test_export_keeps_types_and_layout(client, world):
     assert row["Street"].value is None and row["End date"].value is None
 
 
+def test_a_list_longer_than_a_sheet_goes_on_in_the_next_sheet(client, world, monkeypatch):
+    """Excel holds 1,048,576 rows a sheet; XlsxWriter drops rows beyond without a word."""
+    from plugins.membership import exports
+
+    monkeypatch.setattr(exports, "SHEET_ROWS", 2)
+    for first in ("An", "Bart", "Cas", "Dirk", "Eva"):
+        add_member(world.club_a, world.adult, first, "Aerts")
+    r = client.get(api(world.club_a, "members.xlsx") + "?sort=name", headers=world.admin_a)
+    assert r.status_code == 200 and r.headers["X-Row-Count"] == "5"
+    wb = load_workbook(io.BytesIO(r.data))
+    assert wb.sheetnames == ["Members", "Members (2)", "Members (3)"]
+    sheets = [list(ws.iter_rows(values_only=True)) for ws in wb.worksheets]
+    assert all(rows[0][:3] == ("Person id", "Membership id", "Last name") for rows in sheets)
+    assert all(ws.freeze_panes == "A2" for ws in wb.worksheets)
+    assert [row[3] for rows in sheets for row in rows[1:]] == ["An", "Bart", "Cas", "Dirk", "Eva"]
+
+
 def test_import_creates_people_and_memberships(client, world):
     data = xlsx([HEADER,
                  ["Claes", "Els", dt.date(1990, 2, 1), NN_1990, "els@example.org", "Volwassene", dt.date(2024, 9, 1)],
