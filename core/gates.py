@@ -79,6 +79,18 @@ def enabled_modules(org: Organisation) -> frozenset[str]:
     return cache[org.id]
 
 
+def prime_enabled_modules(orgs) -> None:
+    """Compute `enabled_modules` of many organisations at once (two queries per thousand rather than two
+    each), before calling their hooks one by one."""
+    from core.modules import compute_enabled_many
+
+    session = db.session()
+    cache = session.info.setdefault(_ENABLED_CACHE, {})
+    missing = [org for org in orgs if org.id not in cache]
+    if missing:
+        cache.update(compute_enabled_many(session, federa().plugins, missing))
+
+
 _ENABLED_CACHE = "federa_enabled_modules"
 
 

@@ -335,7 +335,7 @@ def event_payload(m: Membership | Mapping, **extra) -> dict:
 
 def emit(session: Session, event: str, payloads: Iterable[dict]) -> int:
     """Send `event` with each payload to the plugins enabled in the payload's organisation (gate 2)."""
-    from core.gates import call_org_hook
+    from core.gates import call_org_hook, prime_enabled_modules
 
     payloads = list(payloads)
     org_ids = sorted({p["org_id"] for p in payloads})
@@ -343,6 +343,7 @@ def emit(session: Session, event: str, payloads: Iterable[dict]) -> int:
     for chunk in _chunks(org_ids):
         orgs.update({o.id: o for o in session.execute(sa.select(Organisation).where(Organisation.id.in_(chunk)))
                      .scalars()})
+    prime_enabled_modules(orgs.values())
     for payload in payloads:
         call_org_hook("on_event", orgs[payload["org_id"]], event=event, payload=payload)
     return len(payloads)

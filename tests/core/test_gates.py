@@ -209,3 +209,32 @@ def test_always_on_plugins_pass_every_gate(make_app):
         runner.join()
         db.session.expire_all()
         assert db.session.get(Job, job.id).status == "done"
+
+
+def test_many_organisations_at_once_get_what_each_gets_alone(sample_ctx, sample_make, world):
+    """A bulk action over many clubs computes their modules in two queries (`prime_enabled_modules`): the
+    result must be what each club gets alone, whatever grants or refuses a module."""
+    import datetime as dt
+
+    from core.gates import enabled_modules, prime_enabled_modules
+    from core.modules import compute_enabled, compute_enabled_many
+
+    fed, club, other = world["fed"], world["club"], world["other"]
+    region = sample_make.region(fed, "Regio")
+    deep = sample_make.club(region, "Club C")
+    lone = sample_make.club(sample_make.federation("Andere"), "Club D")
+    extra = sample_make.package("extra", ["sample_extra"])
+    sample_make.subscribe(region, extra, include_descendants=True)          # inherited by Club C only
+    sample_make.subscribe(fed, sample_make.package("own", ["sample"]))       # the federation itself only
+    sample_make.subscribe(lone, extra, ends_on=dt.date(2021, 1, 1))          # expired
+    switch(other, "sample", True)
+    switch(deep, "sample", False)                                            # and what requires it
+    registry = sample_ctx.extensions["federa"].plugins
+    orgs = [fed, region, club, other, deep, lone]
+    alone = {org.id: compute_enabled(db.session, registry, org) for org in orgs}
+    assert alone == {fed.id: {"sample"}, region.id: {"sample", "sample_extra"}, club.id: set(),
+                     other.id: {"sample"}, deep.id: set(), lone.id: set()}
+    assert compute_enabled_many(db.session, registry, orgs, chunk=4) == alone
+    with sample_ctx.test_request_context():
+        prime_enabled_modules(orgs)
+        assert {org.id: enabled_modules(org) for org in orgs} == alone
