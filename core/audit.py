@@ -84,33 +84,31 @@ def _entity_org(obj, default: int | None) -> int | None:
     return getattr(obj, "org_id", None) or default
 
 
+def _recorded(column: sa.Column) -> bool:
+    """Whether change records look at `column`: not bookkeeping noise, and not a column marked
+    `info={"derived": True}` (a copy of other rows' values the database keeps, such as a membership's copy
+    of its person's name)."""
+    return column.key not in NOISE_COLUMNS and not column.info.get("derived")
+
+
 def _created(keys, value_of) -> dict:
-    """What a "create" entry records: every value that is set, secrets only as "set", no noise columns."""
+    """What a "create" entry records for the recorded columns `keys`: every value that is set, secrets only
+    as "set"."""
     changes: dict[str, Any] = {}
     for key in keys:
-        if key in NOISE_COLUMNS:
-            continue
         value = value_of(key)
         if value is not None:
             changes[key] = "set" if is_secret(key) else _plain(value)
     return changes
 
 
-def _recorded(mapper) -> list:
-    """The column attributes a change record looks at: not those marked `info={"derived": True}` (copies of
-    other rows' values that the database keeps, such as a membership's copy of its person's name)."""
-    return [attr for attr in mapper.column_attrs if not attr.columns[0].info.get("derived")]
-
-
 def _changes(obj, action: str) -> dict:
     state = inspect(obj)
+    keys = [attr.key for attr in state.mapper.column_attrs if _recorded(attr.columns[0])]
     if action == "create":
-        return _created((attr.key for attr in _recorded(state.mapper)), lambda key: getattr(obj, key))
+        return _created(keys, lambda key: getattr(obj, key))
     changes: dict[str, Any] = {}
-    for attr in _recorded(state.mapper):
-        key = attr.key
-        if key in NOISE_COLUMNS:
-            continue
+    for key in keys:
         if is_secret(key):
             if action == "update" and state.attrs[key].history.has_changes():
                 changes[key] = "changed"
@@ -205,7 +203,7 @@ def record_created(session: Session, table: sa.Table, rows: list[dict], ids: lis
         return
     user_id, org_id, ip = _actor(session)
     now = utcnow()
-    columns = [c.key for c in table.columns if c.key != "id"]
+    columns = [c.key for c in table.columns if c.key != "id" and _recorded(c)]
     entries = []
     for row, new_id in zip(rows, ids):
         changes = {**_created(columns, row.get), "id": new_id}

@@ -72,10 +72,9 @@ def enabled_modules(org: Organisation) -> frozenset[str]:
     (so once per request in practice, and fresh again after a commit that may have changed them)."""
     from core.modules import compute_enabled
 
-    session = db.session()
-    cache = session.info.setdefault(_ENABLED_CACHE, {})
+    cache = _enabled_cache()
     if org.id not in cache:
-        cache[org.id] = compute_enabled(session, federa().plugins, org)
+        cache[org.id] = compute_enabled(db.session(), federa().plugins, org)
     return cache[org.id]
 
 
@@ -84,14 +83,17 @@ def prime_enabled_modules(orgs) -> None:
     each), before calling their hooks one by one."""
     from core.modules import compute_enabled_many
 
-    session = db.session()
-    cache = session.info.setdefault(_ENABLED_CACHE, {})
+    cache = _enabled_cache()
     missing = [org for org in orgs if org.id not in cache]
     if missing:
-        cache.update(compute_enabled_many(session, federa().plugins, missing))
+        cache.update(compute_enabled_many(db.session(), federa().plugins, missing))
 
 
 _ENABLED_CACHE = "federa_enabled_modules"
+
+
+def _enabled_cache() -> dict:
+    return db.session().info.setdefault(_ENABLED_CACHE, {})
 
 
 @event.listens_for(Session, "after_commit")

@@ -512,8 +512,7 @@ def _write(session: Session, org: Organisation, plan: list[_Row], custom_fields:
         is_new = person_id in created
         if not is_new and item.person_clean and person_id not in updated:
             for key, value in item.person_clean.items():
-                setattr(person, key, value)
-            person.search_text = people.search_text_for(person)
+                setattr(person, key, value)  # the Person listener keeps search_text current
             updated.add(person_id)
         if item.custom_clean:
             if is_new:

@@ -831,7 +831,7 @@ class MemberQuery:
     filters: dict
     club: Any = None  # the aliased club organisation of `query`
     page_ids: Any = None  # select of the membership ids of `query`, in its order (what a page is cut from)
-    rows: Any = None  # `query`'s columns and joins without filters or order (loads a page's rows by id)
+    rows: Any = None  # `query`'s columns and joins without filters or order (a page joins its ids to it)
     order: tuple = ()  # `query`'s ORDER BY clauses
 
 
