@@ -94,7 +94,8 @@ def test_the_audit_log_leaves_the_copies_out(client, world):
     db.session.delete(db.session.get(Membership, m.id))
     db.session.commit()
     entries = db.session.execute(sa.select(AuditLog.action, AuditLog.changes)
-                                 .where(AuditLog.entity_type == "membership_membership")).all()
+                                 .where(AuditLog.entity_type == "membership_membership")
+                                 .order_by(AuditLog.id)).all()
     assert [action for action, _ in entries] == ["create", "delete"]
     assert all(not key.startswith("person_") or key == "person_id" for _, changes in entries for key in changes)
     assert entries[1].changes["person_id"] == person.id
