@@ -9,6 +9,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from core import spreadsheets
 from core.db import unscoped
 from core.models import Organisation
 from plugins.billing.models import Invoice
@@ -70,22 +71,14 @@ def report(session: Session, org: Organisation, today: dt.date | None = None) ->
 
 
 def report_xlsx(data: dict, labels: dict) -> bytes:
-    from openpyxl import Workbook
-
-    wb = Workbook()
+    """The report as Excel: a sheet of issuing organisations and one of invoiced organisations, amounts as
+    numbers in the money format."""
     columns = ["name", "invoices", "open", "overdue", "paid", "credited"]
-    for index, (key, title) in enumerate((("issuers", labels["issuers"]), ("recipients", labels["recipients"]))):
-        ws = wb.active if index == 0 else wb.create_sheet()
-        ws.title = title[:31]
-        ws.append([labels[c] for c in columns])
-        for row in data[key]:
-            ws.append([row[c] for c in columns])
-            name = ws.cell(row=ws.max_row, column=1)
-            if name.data_type == "f":  # openpyxl takes a text starting with "=" for a formula
-                name.data_type = "s"
-        for cells in ws.iter_rows(min_row=2, min_col=3, max_col=6):
-            for cell in cells:
-                cell.number_format = "#,##0.00"
+    kinds = [spreadsheets.TEXT, spreadsheets.NUMBER] + [spreadsheets.MONEY] * 4
     out = io.BytesIO()
-    wb.save(out)
+    with spreadsheets.Workbook(out) as book:
+        for key in ("issuers", "recipients"):
+            sheet = book.sheet(labels[key], [labels[c] for c in columns], kinds)
+            for row in data[key]:
+                sheet.append([row[c] for c in columns])
     return out.getvalue()

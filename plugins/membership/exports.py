@@ -1,9 +1,8 @@
 """What a member list produces: Excel (streamed), address list and labels (PDF), e-mail list, birthdays.
 
 The Excel columns are also what the import recognises, so an exported list can be edited and
-imported again: the "Person id" column makes each row update the same person. The export writes with
-XlsxWriter in constant_memory mode (each row goes to disk as soon as the next one starts); the import
-reads with openpyxl.
+imported again: the "Person id" column makes each row update the same person. The export is streamed
+(`core.spreadsheets`: rows go into the file as they come from the database); the import reads with openpyxl.
 """
 from __future__ import annotations
 
@@ -14,13 +13,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
-from xml.sax.saxutils import escape as xml_escape
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
-from core import validation
+from core import spreadsheets, validation
 from core.models import CustomField, CustomFieldValue, Organisation, Person
 from core.services import custom_fields as cf
 from plugins.membership.models import Membership, MembershipType
@@ -58,11 +56,9 @@ PERSON_COLUMNS = ("first_name", "last_name", "birth_date", "gender", "national_n
                   "box", "postal_code", "city", "country", "email", "phone", "mobile")
 CHUNK = 1000
 # Columns written as numbers and as dates; every other column of COLUMNS is text.
-NUMBER_COLUMNS = frozenset({"person_id", "membership_id", "club_id"})
-DATE_COLUMNS = frozenset({"birth_date", "starts_on", "ends_on"})
-DATE_FORMAT = "dd/mm/yyyy"
-EXCEL_EPOCH = dt.date(1899, 12, 31).toordinal()
-SHEET_ROWS = 1_048_575  # member rows a worksheet holds below its header (Excel's limit is 1,048,576 rows)
+COLUMN_KINDS = {"person_id": spreadsheets.NUMBER, "membership_id": spreadsheets.NUMBER,
+                "club_id": spreadsheets.NUMBER, "birth_date": spreadsheets.DATE, "starts_on": spreadsheets.DATE,
+                "ends_on": spreadsheets.DATE}
 # Columns of COLUMNS that _flat_rows names otherwise.
 ROW_KEYS = {"membership_id": "id", "club_id": "org_id", "club": "club_name", "type": "type_name"}
 
@@ -90,62 +86,6 @@ def _custom_values(session: Session, person_ids: list[int], fields: list[CustomF
     return {(p, f): v for p, f, v in rows}
 
 
-def _inline_rich_text(text: str) -> str:
-    """`text` as a rich string of one run, escaped: markup that XlsxWriter writes into the sheet as it is.
-
-    In constant_memory mode XlsxWriter writes a string that starts with "<r>" and ends with "</r>" without
-    escaping it (it takes it for a rich string it rendered itself), so a name like that could inject any
-    cell, a formula even. As an escaped run of its own it reads back as exactly the same text."""
-    # XlsxWriter cuts strings at 32,767 UTF-16 units, markup included; 6,500 characters always fit once
-    # escaped (at most 5 units each: "&amp;"). Longer values do not exist: custom field memos stop at 5,000.
-    escaped = xml_escape(text[:6_500])
-    return f'<r><t xml:space="preserve">{escaped}</t></r>'
-
-
-def _text_writer(ws):
-    """`ws.write_string` that leaves empty strings out (like None) and never writes markup or formulas."""
-    write_string = ws.write_string
-
-    def write_text(row: int, col: int, text: str, cell_format=None) -> None:
-        if not text:
-            return
-        if text.startswith("<r>") and text.endswith("</r>"):
-            text = _inline_rich_text(text)
-        write_string(row, col, text, cell_format)
-
-    return write_text
-
-
-def _date_writer(ws):
-    """`ws.write_datetime` for dates at about half the cost: the Excel serial number, written as a number.
-
-    Excel counts days from 31 December 1899 and believes 1900 was a leap year (serial 60 is 29 February
-    1900), so later dates are one day further."""
-    write_number = ws.write_number
-    epoch = EXCEL_EPOCH
-
-    def write_date(row: int, col: int, date: dt.date, cell_format) -> None:
-        serial = date.toordinal() - epoch
-        write_number(row, col, serial + 1 if serial > 59 else serial, cell_format)
-
-    return write_date
-
-
-def _column_writers(ws, write_text, date_format, fields: list[CustomField]) -> list[tuple]:
-    """(write function, cell format) of each column: the type of every column is known up front."""
-    write_date = _date_writer(ws)
-
-    def writer(key: str) -> tuple:
-        if key in NUMBER_COLUMNS:
-            return ws.write_number, None
-        if key in DATE_COLUMNS:
-            return write_date, date_format
-        return write_text, None
-
-    return ([writer(key) for key, _ in COLUMNS]
-            + [(ws.write_boolean if f.field_type == "bool" else write_text, None) for f in fields])
-
-
 def _column_picker(row_keys: list[str]):
     """A function giving a row of `_flat_rows` as the values of COLUMNS, in their order.
 
@@ -156,71 +96,38 @@ def _column_picker(row_keys: list[str]):
 
 def write_xlsx(session: Session, org: Organisation, mq: MemberQuery, path: Path, see_identifiers: bool,
                today: dt.date | None = None) -> int:
-    """Write the member list to `path` with XlsxWriter in constant_memory mode; returns the row count.
+    """Write the member list to `path`, streamed (`core.spreadsheets`); returns the row count.
 
-    Every value is written with the call of its column's type: text is always text, never a formula or
-    a link. National numbers and bank accounts are left empty for users without the right to see them."""
+    Every value is written as its column's kind: text is always text, never a formula or a link. National
+    numbers and bank accounts are left empty for users without the right to see them. A list longer than
+    a sheet (Excel's 1,048,576 rows) goes on in "Members (2)" and so on."""
     today = today or dt.date.today()
     fields = [f for f in cf.applicable_fields(session, org)]
-    import xlsxwriter  # imported here, like openpyxl in the import
-
-    options = {"constant_memory": True, "tmpdir": str(Path(path).parent),  # temp files next to `path`
-               "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
     column = {key: i for i, (key, _) in enumerate(COLUMNS)}
     person_id, national_number, status, iban = (column[k] for k in ("person_id", "national_number", "status", "iban"))
-    count = 0
-    with xlsxwriter.Workbook(str(path), options) as wb:
-        bold, date_format = wb.add_format({"bold": True}), wb.add_format({"num_format": DATE_FORMAT})
-        labels = [str(label) for _, label in COLUMNS] + [f.label for f in fields]
-        sheets: list = []
-
-        def new_sheet() -> list:
-            """A worksheet with the header row; its column writers. A list longer than a sheet's rows
-            (Excel's 1,048,576) goes on in "Members (2)" and so on, rather than losing rows."""
-            name = str(_l("Members"))
-            ws = wb.add_worksheet(name[:31] if not sheets else f"{name[:24]} ({len(sheets) + 1})")
-            sheets.append(ws)
-            write_text = _text_writer(ws)
-            for col, label in enumerate(labels):
-                write_text(0, col, label, bold)
-            ws.freeze_panes(1, 0)
-            return [(col, write, cell_format) for col, (write, cell_format) in enumerate(
-                _column_writers(ws, write_text, date_format, fields))]
-
-        writers = new_sheet()
-        status_labels = {k: str(v) for k, v in STATUS_LABELS.items()}
-        format_national_number = validation.format_national_number
-        typed_value = cf.typed_value
+    header = [str(label) for _, label in COLUMNS] + [f.label for f in fields]
+    kinds = ([COLUMN_KINDS.get(key, spreadsheets.TEXT) for key, _ in COLUMNS]
+             + [spreadsheets.BOOL if f.field_type == "bool" else spreadsheets.TEXT for f in fields])
+    status_labels = {k: str(v) for k, v in STATUS_LABELS.items()}
+    format_national_number = validation.format_national_number
+    typed_value = cf.typed_value
+    with spreadsheets.Workbook(path) as book:
+        sheet = book.sheet(str(_l("Members")), header, kinds)
         result = _flat_rows(session, mq)
         pick = _column_picker(list(result.keys()))
-        batch: list = []
-
-        def flush():
-            nonlocal writers
+        for batch in result.partitions(CHUNK):
             rows = [(r, list(pick(r))) for r in batch]
             values = _custom_values(session, list({row[person_id] for _, row in rows}), fields).get
-            for number, (r, row) in enumerate(rows, start=count - len(batch)):
-                row_num = number % SHEET_ROWS + 1
-                if row_num == 1 and number:
-                    writers = new_sheet()
+            for r, row in rows:
                 row[status] = status_labels[effective_status(r, today)]
                 if see_identifiers:
                     row[national_number] = format_national_number(row[national_number])
                 else:
                     row[national_number] = row[iban] = None
-                row += [typed_value(f, values((row[person_id], f.id))) for f in fields]
-                for (col, write, cell_format), value in zip(writers, row):
-                    if value is not None:
-                        write(row_num, col, value, cell_format)
-            batch.clear()
-
-        for r in result:
-            batch.append(r)
-            count += 1
-            if len(batch) >= CHUNK:
-                flush()
-        flush()
-    return count
+                if fields:
+                    row += [typed_value(f, values((row[person_id], f.id))) for f in fields]
+                sheet.append(row)
+    return sheet.count
 
 
 def stream_file(path: Path, chunk_size: int = 64 * 1024) -> Iterator[bytes]:

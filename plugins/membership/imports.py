@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from flask_babel import force_locale
 from sqlalchemy.orm import Session
 
-from core import validation
+from core import spreadsheets, validation
 from core.audit import record_created
 from core.db import insert_rows, utcnow
 from core.models import AuditLog, CustomFieldValue, Organisation, Person, PersonOrganisation
@@ -75,7 +75,7 @@ def read_sheet(file: IO[bytes] | str, sheet: str | None = None) -> Sheet:
         ws = wb[names[0]]
     rows = ws.iter_rows(values_only=True)
     header_row = next(rows, None) or ()
-    headers = ["" if h is None else str(h).strip() for h in header_row]
+    headers = [_text(h) or "" for h in header_row]
     while headers and not headers[-1]:
         headers.pop()
     numbered = ((number, values) for number, values in enumerate(rows, start=2))
@@ -158,8 +158,7 @@ def _text(value) -> str | None:
         return None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    text = str(value).strip()
-    return text or None
+    return spreadsheets.unescape(str(value)).strip() or None
 
 
 def _date(value) -> dt.date:
