@@ -46,12 +46,13 @@ _XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 # Style indexes into the cellXfs of STYLES.
 _HEADER_STYLE, _DATE_STYLE, _MONEY_STYLE = 1, 2, 3
 
-# Characters XML 1.0 cannot hold (C0 controls but tab, newline and carriage return; U+FFFE, U+FFFF) are written
-# as OOXML's "_xHHHH_"; so is the "_" of a text that already reads like one, so that it reads back as it was.
-_NEEDS_ESCAPE = re.compile(r"[&<>\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|_x[0-9A-Fa-f]{4}_")
-_OOXML_ESCAPE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|_(?=x[0-9A-Fa-f]{4}_)")
+# Characters XML 1.0 cannot hold (C0 controls but tab and newline; U+FFFE, U+FFFF) are written as OOXML's
+# "_xHHHH_", like Excel does; so is a carriage return, which an XML parser would read as a newline, and the "_"
+# of a text that already reads like an escape, so that every text reads back as it was.
+_NEEDS_ESCAPE = re.compile(r"[&<>\x00-\x08\x0b-\x1f\ufffe\uffff]|_x[0-9A-Fa-f]{4}_")
+_OOXML_ESCAPE = re.compile(r"[\x00-\x08\x0b-\x1f\ufffe\uffff]|_(?=x[0-9A-Fa-f]{4}_)")
 _OOXML_ESCAPED = re.compile(r"_x([0-9A-Fa-f]{4})_")
-_BAD_TITLE = re.compile(r"[\[\]:*?/\\\x00-\x1f]")
+_BAD_TITLE = re.compile(r"[\[\]:*?/\\\x00-\x1f\ufffe\uffff\ud800-\udfff]")
 _WHITESPACE = " \t\n\r"
 
 
@@ -71,6 +72,8 @@ def excel_serial(value: dt.date) -> float | int:
     if not isinstance(value, dt.date):
         raise TypeError(f"a date column cannot hold {value!r}")
     serial = value.toordinal() - EXCEL_EPOCH
+    if serial < 1:
+        raise ValueError(f"Excel has no dates before 1900: {value}")
     if serial > 59:
         serial += 1
     if isinstance(value, dt.datetime):
@@ -80,15 +83,15 @@ def excel_serial(value: dt.date) -> float | int:
 
 
 def sheet_title(title: str, taken: Iterable[str] = ()) -> str:
-    """A title Excel accepts: none of []:*?/\\, at most 31 characters, not empty, and unique
-    (case-insensitively) among `taken`, with " (2)", " (3)" ... added when needed."""
-    base = " ".join(_BAD_TITLE.sub(" ", title).split()).strip("'")[:MAX_TITLE_CHARS].strip() or "Sheet"
+    """A title Excel accepts: none of []:*?/\\, at most 31 characters, not empty, no "'" at either end, and
+    unique (case-insensitively) among `taken`, with " (2)", " (3)" ... added when needed."""
+    base = " ".join(_BAD_TITLE.sub(" ", title).split())[:MAX_TITLE_CHARS].strip(" '") or "Sheet"
     taken = {t.lower() for t in taken}
     candidate, number = base, 1
     while candidate.lower() in taken:
         number += 1
         suffix = f" ({number})"
-        candidate = base[:MAX_TITLE_CHARS - len(suffix)].rstrip() + suffix
+        candidate = base[:MAX_TITLE_CHARS - len(suffix)].rstrip(" '") + suffix
     return candidate
 
 
@@ -110,7 +113,10 @@ def _escape(text: str) -> str:
 
 def unescape(text: str) -> str:
     """A cell's text as Excel shows it: "_xHHHH_" is the character HHHH ("_x005F_" an underscore). Excel
-    writes characters XML cannot hold that way; openpyxl, reading, leaves them as they are."""
+    writes characters XML cannot hold that way; openpyxl, reading, leaves them as they are.
+
+    Known gap: in a file saved by Excel (shared strings) openpyxl itself already turns "_x005F_" into "_", so
+    a text that literally reads like "_x0041_" comes back as "A". Our own files (inline strings) round-trip."""
     return _OOXML_ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), text) if "_x" in text else text
 
 
@@ -125,18 +131,20 @@ def _text_cell(ref: str, text: str, style: str = "") -> str:
 
 
 def _number(value) -> str:
-    kind = type(value)
-    if kind is int:
+    """A number as Excel holds it (a double); int and float subclasses (enums) as their plain value."""
+    if type(value) is int:
         return str(value)
-    if kind is bool or not isinstance(value, (int, float, Decimal)):
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
         raise TypeError(f"a number column cannot hold {value!r}")
-    if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise ValueError(f"not a finite number: {value}")
-        return format(value, "f")
-    if not math.isfinite(value):
-        raise ValueError(f"not a finite number: {value}")
-    return repr(value)
+    if isinstance(value, int):
+        return str(int(value))
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise ValueError(f"not a number Excel can hold: {value}")
+    return repr(number)
 
 
 class _Worksheet:
@@ -150,19 +158,22 @@ class _Worksheet:
         self._bytes = 0
         self._pending: list[str] = []
         self._pending_chars = 0
-        self._stream = book._zip.open(f"xl/worksheets/sheet{self.number}.xml", "w")
+        self.closed = False
         selected = ' tabSelected="1"' if self.number == 1 else ""
         cols = "".join(f'<col min="{i}" max="{i}" width="{float(w):g}" customWidth="1"/>'
                        for i, w in enumerate(widths, start=1))
-        self._write(
-            f'{_XML_DECLARATION}<worksheet xmlns="{_MAIN_NS}">'
-            f'<sheetViews><sheetView workbookViewId="0"{selected}>'
-            '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
-            '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/></sheetView></sheetViews>'
-            '<sheetFormatPr defaultRowHeight="15"/>' + (f"<cols>{cols}</cols>" if cols else "") + "<sheetData>")
         style = f' s="{_HEADER_STYLE}"'
-        self.add('<row r="1">' + "".join(_text_cell(f"{column_letter(i)}1", str(label), style)
-                                          for i, label in enumerate(header) if str(label)) + "</row>")
+        start = (f'{_XML_DECLARATION}<worksheet xmlns="{_MAIN_NS}">'
+                 f'<sheetViews><sheetView workbookViewId="0"{selected}>'
+                 '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
+                 '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/></sheetView></sheetViews>'
+                 '<sheetFormatPr defaultRowHeight="15"/>' + (f"<cols>{cols}</cols>" if cols else "") + "<sheetData>")
+        header_row = ('<row r="1">' + "".join(_text_cell(f"{column_letter(i)}1", label, style)
+                                              for i, label in enumerate(header) if label) + "</row>")
+        start.encode(), header_row.encode()  # what cannot be written fails before the zip entry is opened
+        self._stream = book._zip.open(f"xl/worksheets/sheet{self.number}.xml", "w")
+        self._write(start)
+        self.add(header_row)
 
     def fits(self, row_xml: str) -> bool:
         # At most 4 UTF-8 bytes a character: the pending chunk is counted high, what was written exactly.
@@ -188,6 +199,7 @@ class _Worksheet:
             self._pending_chars = 0
 
     def close(self) -> None:
+        self.closed = True
         self._flush()
         self._write(f'</sheetData><autoFilter ref="A1:{self.filter_end}"/>'
                     '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/>'
@@ -226,6 +238,8 @@ class Sheet:
         if len(values) > len(self._columns):
             raise ValueError(f"{len(values)} values for {len(self._columns)} columns")
         worksheet = self._worksheet
+        if worksheet.closed:
+            raise ValueError(f"sheet {self.title!r} has ended: the workbook has started another")
         r = str(worksheet.rows + 1)
         cells = []
         add = cells.append
@@ -233,11 +247,16 @@ class Sheet:
             if value is None or value == "":
                 continue
             if kind == TEXT:
-                add(_text_cell(letter + r, value if type(value) is str else str(value)))
+                text = value if type(value) is str else str(value)
+                if text:
+                    add(_text_cell(letter + r, text))
             elif kind == NUMBER:
                 add(f'<c r="{letter}{r}"><v>{_number(value)}</v></c>')
             elif kind == DATE:
-                add(f'<c r="{letter}{r}" s="{_DATE_STYLE}"><v>{excel_serial(value)}</v></c>')
+                if isinstance(value, dt.date) and value.year < 1900:  # Excel has none: text the import reads
+                    add(_text_cell(letter + r, value.strftime("%d/%m/%Y")))
+                else:
+                    add(f'<c r="{letter}{r}" s="{_DATE_STYLE}"><v>{excel_serial(value)}</v></c>')
             elif kind == MONEY:
                 add(f'<c r="{letter}{r}" s="{_MONEY_STYLE}"><v>{_number(value)}</v></c>')
             else:
@@ -299,9 +318,13 @@ class Workbook:
         if exc_type is None:
             self.close()
             return
-        if self._worksheets:
-            self._worksheets[-1]._stream.close()
-        self._zip.close()
+        # The error that stopped the writing is the one to see, not one from closing a half-written file.
+        try:
+            if self._worksheets and not self._worksheets[-1].closed:
+                self._worksheets[-1]._stream.close()
+            self._zip.close()
+        except Exception:  # noqa: BLE001
+            pass
 
 
 _ROOT_RELS = (f'{_XML_DECLARATION}<Relationships xmlns="{_PKG_REL_NS}">'

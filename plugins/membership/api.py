@@ -205,7 +205,11 @@ class MembersExcel(MethodView):
 def excel_response(org: Organisation, filters: dict) -> Response:
     mq = services.members_query(db.session, org, filters)
     path = exports.temp_path(current_app.config["DATA_DIR"], ".xlsx")
-    count = exports.write_xlsx(db.session, org, mq, path, see_identifiers(org))
+    try:
+        count = exports.write_xlsx(db.session, org, mq, path, see_identifiers(org))
+    except BaseException:
+        path.unlink(missing_ok=True)  # a half-written list of members' personal data is not left behind
+        raise
     services.record_export(db.session, org, "excel", count, mq.filters)
     db.session.commit()
     name = f"leden-{org.id}-{dt.date.today().isoformat()}.xlsx"

@@ -99,10 +99,11 @@ def test_every_sheet_has_a_bold_frozen_header_with_filters_and_readable_widths()
 def test_titles_are_made_valid_and_unique():
     out = io.BytesIO()
     with Workbook(out) as book:
-        for title in ("Leden: 2025/26", "Leden: 2025/26", "[]", "Een titel die veel langer is dan eenendertig"):
+        for title in ("Leden: 2025/26", "Leden: 2025/26", "[]", "Een titel die veel langer is dan eenendertig",
+                      "a" * 30 + "'b", "Clubs\ufffe"):
             book.sheet(title, ["A"], [TEXT]).append(["x"])
     assert read(out.getvalue()).sheetnames == ["Leden 2025 26", "Leden 2025 26 (2)", "Sheet",
-                                               "Een titel die veel langer is da"]
+                                               "Een titel die veel langer is da", "a" * 30, "Clubs"]
 
 
 def test_a_list_longer_than_a_sheet_goes_on_in_the_next_with_the_header(monkeypatch):
@@ -182,3 +183,42 @@ def test_a_sheet_must_be_described_correctly():
 def test_column_letters():
     assert [spreadsheets.column_letter(i) for i in (0, 25, 26, 51, 52, 701, 702, 16_383)] == [
         "A", "Z", "AA", "AZ", "BA", "ZZ", "AAA", "XFD"]
+
+
+def test_carriage_returns_and_dates_before_1900_come_back_as_they_were():
+    """An XML parser reads a carriage return as a newline, so it is written escaped; Excel has no dates
+    before 1900, so those are written as text (DD/MM/YYYY, which the member import reads as a date)."""
+    data = written([["a\r\nb", dt.date(1899, 12, 31)], ["end\r", dt.date(1900, 1, 1)]], [TEXT, DATE])
+    rows = list(read(data).active.iter_rows(min_row=2, values_only=True))
+    assert [spreadsheets.unescape(text) for text, _ in rows] == ["a\r\nb", "end\r"]
+    assert [date for _, date in rows] == ["31/12/1899", dt.datetime(1900, 1, 1)]
+
+
+def test_numbers_are_written_as_the_doubles_excel_holds():
+    import enum
+
+    class Level(enum.IntEnum):
+        CLUB = 3
+
+    ws = read(written([[Level.CLUB, Decimal("30.25")], [10**16, 1e-7]], [NUMBER, MONEY])).active
+    assert [[c.value for c in row] for row in ws.iter_rows(min_row=2)] == [[3, 30.25], [10**16, 1e-7]]
+    with pytest.raises(ValueError):
+        written([[Decimal("1E+400")]], [MONEY])
+
+
+def test_rows_cannot_go_to_a_sheet_the_workbook_has_left():
+    book = Workbook(io.BytesIO())
+    first = book.sheet("Leden", ["A"], [TEXT])
+    first.append(["a1"])
+    book.sheet("Clubs", ["A"], [TEXT])
+    with pytest.raises(ValueError, match="has ended"):
+        first.append(["a2"])
+
+
+def test_the_error_that_stopped_the_writing_is_the_one_raised():
+    with pytest.raises(ValueError, match="could not convert string to float"):
+        with Workbook(io.BytesIO()) as book:
+            book.sheet("Leden", ["A"], [TEXT], widths=["breed"])
+    with pytest.raises(TypeError, match="a number column cannot hold 'twaalf'"):
+        with Workbook(io.BytesIO()) as book:
+            book.sheet("Leden", ["A"], [NUMBER]).append(["twaalf"])

@@ -203,3 +203,23 @@ def test_reimporting_an_export_keeps_text_that_reads_like_an_excel_escape(client
     assert (r.json["created_people"], r.json["updated_people"]) == (0, 0)
     db.session.expire_all()
     assert (person.first_name, person.street) == ("Jan_x0041_", "Kerkstraat\x07")
+
+
+def test_an_export_that_fails_leaves_no_file_behind(client, world, monkeypatch):
+    from flask import current_app
+
+    from plugins.membership import exports
+
+    add_member(world.club_a, world.adult, "An", "Aerts")
+
+    def broken(*args):
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(exports, "effective_status", broken)
+    folder = current_app.config["DATA_DIR"] / "tmp"
+    before = set(folder.iterdir()) if folder.exists() else set()
+    try:
+        client.get(api(world.club_a, "members.xlsx"), headers=world.admin_a)
+    except RuntimeError:
+        pass  # the test app lets errors through
+    assert set(folder.iterdir()) == before
