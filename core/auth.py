@@ -240,7 +240,7 @@ def user_for_reset_token(session: Session, token: str) -> User | None:
     return user
 
 
-def _link(endpoint: str, **values) -> str:
+def external_url(endpoint: str, **values) -> str:
     """An absolute link for e-mails, from `BASE_URL` (works outside a request too)."""
     path = current_app.url_map.bind("localhost").build(endpoint, values)
     return current_app.config["BASE_URL"].rstrip("/") + path
@@ -274,7 +274,7 @@ def send_password_reset(session: Session, email: str, ip: str = "") -> bool:
     minutes = max(1, current_app.config["PASSWORD_RESET_TTL_SECONDS"] // 60)
     send_mail(user.email, "password_reset", {
         "user": user, "person": user.person, "minutes": minutes,
-        "link": _link("web.password_reset", token=make_reset_token(user)),
+        "link": external_url("web.password_reset", token=make_reset_token(user)),
     }, lang=user.person.preferred_language or "nl")
     return True
 
@@ -286,8 +286,8 @@ def send_invitation(user: User, inviter_name: str | None = None, org_name: str |
     days = max(1, invitation_ttl_seconds() // 86400)
     send_mail(user.email, "invitation", {
         "user": user, "person": user.person, "inviter": inviter_name, "org_name": org_name, "days": days,
-        "link": _link("web.password_reset", token=make_reset_token(user, invitation=True)),
-        "login_link": _link("web.login"),
+        "link": external_url("web.password_reset", token=make_reset_token(user, invitation=True)),
+        "login_link": external_url("web.login"),
     }, lang=user.person.preferred_language or "nl")
 
 

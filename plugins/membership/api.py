@@ -2,7 +2,8 @@
 
 Seasons, membership types, the member list (JSON and Excel), memberships (create, change with
 ETags, end in bulk, change type in bulk, transfer), bulk e-mail, the Excel import, saved filters,
-the federation overview with clean-up reminders. Domain rules live in `services`; this stays thin.
+the federation overview with clean-up reminders, the public sign-up form and the club's applications.
+Domain rules live in `services` and `applications`; this stays thin.
 """
 from __future__ import annotations
 
@@ -15,15 +16,15 @@ from flask_babel import gettext
 
 from core import audit
 from core.access import current_access
-from core.api import ApiBlueprint, error
+from core.api import ApiBlueprint, error, paginate
 from core.db import db
-from core.gates import is_enabled
+from core.gates import federa, is_enabled, public_endpoint
 from core.jobs import job_runner
 from core.models import Organisation, Person
 from core.services import DomainError, NotFound
 from core.services import people
-from core.validation import mask_iban
-from plugins.membership import exports, imports, services
+from core.validation import mask_iban, mask_national_number
+from plugins.membership import applications, exports, imports, services
 from plugins.membership import permissions as perms
 from plugins.membership import schemas as s
 from plugins.membership.models import Membership
@@ -480,3 +481,147 @@ class Reminders(MethodView):
             season_id=season.id)
         db.session.commit()
         return _job_ref(job)
+
+
+# --- the public sign-up form and the club's applications -------------------------------------------------------
+
+def _signup_club():
+    if g.org.kind != "club":
+        raise NotFound("no such club")
+    return g.org
+
+
+@blp.route("/signup")
+class Signup(MethodView):
+    @public_endpoint
+    @blp.response(200, s.SignupFormSchema)
+    def get(self, org_id):
+        """What the club's sign-up form asks (public: for a form on the club's own website)."""
+        org = _signup_club()
+        settings = applications.form_settings(db.session, federa().settings, org)
+        full = applications.is_full(db.session, org, settings)
+        fields = ["first_name", "last_name", "birth_date", "gender", "email"]
+        fields += ["phone"] if settings.ask_phone else []
+        fields += list(applications.ADDRESS_FIELDS) if settings.ask_address else []
+        fields += ["national_number"] if settings.ask_national_number else []
+        return {"club_name": org.name, "open": settings.open and (settings.waiting_list or not full),
+                "waiting_list": settings.waiting_list and (settings.capacity == 0 or full),
+                "fields": [*fields, "type_id", "remarks", "consent"],
+                "required": ["first_name", "last_name", "birth_date", "email", "consent"],
+                "types": applications.offered_types(db.session, org), "intro": settings.intro,
+                "privacy_url": settings.privacy_url}
+
+    @public_endpoint
+    @blp.arguments(s.SignupSchema)
+    @blp.response(201, s.SignupReceivedSchema)
+    @blp.alt_response(409, description="The form is closed, or the club is full")
+    @blp.alt_response(429, description="Too many applications from this address")
+    def post(self, data, org_id):
+        """Apply for membership of the club (public). The same application sent again is answered with
+        `already_received` and stored once."""
+        org = _signup_club()
+        settings = applications.form_settings(db.session, federa().settings, org)
+        item, new = applications.submit(db.session, org, settings, data,
+                                        source=applications.source_hash(current_app.secret_key, request.remote_addr))
+        if new:
+            applications.queue_mail(db.session, item, "received")
+            applications.queue_mail(db.session, item, "new")
+        db.session.commit()
+        return {"status": item.status, "already_received": not new}
+
+
+def application_payload(item, org: Organisation, with_matches: bool = False) -> dict:
+    person = item.person
+    payload = {column: getattr(item, column) for column in applications.PERSONAL_FIELDS}
+    if person is not None and item.status == "accepted":
+        payload.update(first_name=person.first_name, last_name=person.last_name)
+    if payload["national_number"] and not see_identifiers(org):
+        payload["national_number"] = mask_national_number(payload["national_number"])
+    payload.update(id=item.id, status=item.status, type_id=item.type_id, type_name=services.type_of(db.session, item).name if item.type_id else None,
+                   preferred_language=item.preferred_language, created_at=item.created_at, decided_at=item.decided_at,
+                   decline_reason=item.decline_reason, person_id=item.person_id, membership_id=item.membership_id,
+                   waiting_position=applications.waiting_position(db.session, item))
+    if with_matches:
+        payload["matches"] = [{"person_id": m.person.id, "name": m.person.full_name,
+                               "birth_date": m.person.birth_date.isoformat() if m.person.birth_date else None,
+                               "certain": m.certain, "in_club": m.in_club}
+                              for m in applications.matches(db.session, org, item)]
+    return payload
+
+
+@blp.route("/applications")
+class Applications(MethodView):
+    @blp.requires(perms.READ)
+    @blp.arguments(s.ApplicationListArgsSchema, location="query")
+    @blp.response(200, s.ApplicationPageSchema)
+    def get(self, args, org_id):
+        """Applications to this club: new ones and the waiting list in order of arrival, decided ones newest
+        first."""
+        org = _signup_club()
+        page = paginate(db.session, applications.applications_query(org, args.get("status")), args["page"],
+                        args["page_size"])
+        items = page["items"]
+        for item in items:
+            if item.status != "accepted":
+                applications.record_view(db.session, item)
+        db.session.commit()
+        return {**page, "items": [application_payload(item, org) for item in items]}
+
+
+def _application(application_id: int):
+    return applications.get_application(db.session, _signup_club(), application_id)
+
+
+@blp.route("/applications/<int:application_id>")
+class ApplicationResource(MethodView):
+    @blp.requires(perms.READ)
+    @blp.response(200, s.ApplicationSchema)
+    def get(self, org_id, application_id):
+        """One application, with the existing people the applicant may be (`matches`)."""
+        item = _application(application_id)
+        if item.status != "accepted":
+            applications.record_view(db.session, item)
+        db.session.commit()
+        return application_payload(item, g.org, with_matches=True)
+
+
+@blp.route("/applications/<int:application_id>/accept")
+class AcceptApplication(MethodView):
+    @blp.requires(perms.WRITE)
+    @blp.arguments(s.AcceptSchema)
+    @blp.response(201, s.MembershipSchema)
+    @blp.alt_response(409, description="Decided already, or the admin must choose among existing people")
+    def post(self, data, org_id, application_id):
+        """Make the applicant a member: the person found (`person_id`, one of the matches) or a new one."""
+        item = _application(application_id)
+        membership = applications.accept(db.session, g.org, item, data, g.user.id)
+        applications.queue_mail(db.session, item, "accepted")
+        db.session.commit()
+        return membership_payload(membership)
+
+
+@blp.route("/applications/<int:application_id>/decline")
+class DeclineApplication(MethodView):
+    @blp.requires(perms.WRITE)
+    @blp.arguments(s.DeclineSchema)
+    @blp.response(200, s.ApplicationSchema)
+    def post(self, data, org_id, application_id):
+        """Decline the application, optionally telling the applicant why by e-mail."""
+        item = _application(application_id)
+        applications.decline(db.session, item, data.get("reason"), g.user.id)
+        if data.get("tell_applicant"):
+            applications.queue_mail(db.session, item, "declined")
+        db.session.commit()
+        return application_payload(item, g.org)
+
+
+@blp.route("/applications/<int:application_id>/wait")
+class WaitApplication(MethodView):
+    @blp.requires(perms.WRITE)
+    @blp.response(200, s.ApplicationSchema)
+    def post(self, org_id, application_id):
+        """Put a new application on the waiting list."""
+        item = _application(application_id)
+        applications.put_on_waiting_list(db.session, item)
+        db.session.commit()
+        return application_payload(item, g.org)

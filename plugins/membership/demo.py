@@ -1,5 +1,6 @@
-"""Demo data of the membership plugin: the current season, three federation-wide types and a running
-membership for every person linked to a club that has the module. Idempotent."""
+"""Demo data of the membership plugin: the current season, three federation-wide types, a running
+membership for every person linked to a club that has the module, and the open sign-up form of the demo
+club admin's club with three applications (one of a person the platform already knows). Idempotent."""
 from __future__ import annotations
 
 import datetime as dt
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session
 from core.db import utcnow
 from core.models import Organisation, Person, PersonOrganisation
 from core.modules import compute_enabled
-from plugins.membership.models import Membership, MembershipType, Season
+from plugins.membership.models import Application, Membership, MembershipType, Season
 
 TYPES = [  # name, price, min age, max age
     ("Jeugd", Decimal("80.00"), None, 17),
@@ -65,4 +66,51 @@ def load(session: Session, federation: Organisation, registry) -> str | None:
             # Bulk insert: thousands of rows in one statement (demo data only; no events, no audit rows).
             session.execute(sa.insert(Membership), rows)
             created += len(rows)
-    return f"{created} memberships" if created else None
+    applied = _load_applications(session, federation, types)
+    parts = [f"{created} memberships" if created else "", f"{applied} applications" if applied else ""]
+    return ", ".join(p for p in parts if p) or None
+
+
+def _load_applications(session: Session, federation: Organisation, types: dict) -> int:
+    from flask import current_app
+
+    from core.demo import FIRST_CLUB, SECOND_CLUB, club_specs
+    from core.settings import get_setting, set_setting
+
+    specs = club_specs()
+    by_name = {o.name: o for o in session.execute(sa.select(Organisation).where(
+        Organisation.path.startswith(federation.path), Organisation.kind == "club")).scalars()}
+    club, other = by_name.get(specs[FIRST_CLUB].name), by_name.get(specs[SECOND_CLUB].name)
+    if club is None or other is None:
+        return 0
+    registry = current_app.extensions["federa"].settings
+    if not get_setting(session, registry, club, "membership.signup_open"):
+        set_setting(session, registry, club, "membership.signup_open", True)
+        set_setting(session, registry, club, "membership.signup_intro",
+                    "Welkom! Vul het formulier in, dan nemen we contact op voor een gratis proeftraining.")
+    # Someone the platform knows from another club: the admin sees the match when accepting.
+    known = session.execute(
+        sa.select(Person).join(PersonOrganisation, PersonOrganisation.person_id == Person.id)
+        .where(PersonOrganisation.org_id == other.id, Person.birth_date < dt.date(2000, 1, 1))
+        .order_by(Person.id).limit(1)).scalar_one_or_none()
+    applicants = [
+        ("Lotte", "Vermeulen", dt.date(2012, 5, 14), "lotte.vermeulen@example.be", "Jeugd",
+         "Ik speel al twee jaar volleybal op school."),
+        ("Bart", "Hermans", dt.date(1992, 10, 3), "bart.hermans@example.be", "Competitie", None),
+    ]
+    if known is not None:
+        applicants.append((known.first_name, known.last_name, known.birth_date, "nieuw.adres@example.be", "Recreant",
+                           "Ik verhuis naar Antwerpen."))
+    have = set(session.execute(sa.select(Application.email).where(Application.org_id == club.id)).scalars())
+    created = 0
+    for number, (first, last, birth, email, kind, remarks) in enumerate(applicants):
+        if email in have:
+            continue
+        sent = utcnow() - dt.timedelta(days=3 - number)
+        session.add(Application(org_id=club.id, status="new", first_name=first, last_name=last, birth_date=birth,
+                                email=email, type_id=types[kind].id, remarks=remarks, preferred_language="nl",
+                                postal_code="2000", city="Antwerpen", consent_at=sent, created_at=sent,
+                                updated_at=sent))
+        created += 1
+    session.flush()
+    return created

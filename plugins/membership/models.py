@@ -1,4 +1,5 @@
-"""Tables of the membership module: seasons, membership types, memberships, saved filters, clean-ups.
+"""Tables of the membership module: seasons, membership types, memberships, saved filters, clean-ups,
+applications from the public sign-up form.
 
 Memberships belong to a club (`org_id`); types and seasons belong to the organisation that defines
 them (a federation's apply to its whole subtree).
@@ -12,7 +13,7 @@ from typing import Optional
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.db import Base, OrgScoped, created_at, intpk, person_fk, str100, updated_at
+from core.db import Base, OrgScoped, UTCDateTime, created_at, intpk, person_fk, str100, updated_at
 from core.models import Organisation, Person
 
 STATUSES = ("pending", "active", "ended")
@@ -190,3 +191,51 @@ class MailLog(Base):
     job_id: Mapped[str] = mapped_column(sa.String(36), index=True)
     person_id: Mapped[person_fk]
     sent_at: Mapped[created_at]
+
+
+APPLICATION_STATUSES = ("new", "waiting", "accepted", "declined")
+
+
+class Application(Base, OrgScoped):
+    """Someone's application to become a member of a club, sent through its public sign-up form.
+
+    It holds the applicant's own data until the club decides: accepting it finds or creates the person
+    (never a duplicate), starts the membership and empties the copy kept here; a declined application is
+    erased after the retention period (`membership.signup_retention_days`)."""
+
+    __tablename__ = "membership_application"
+    __table_args__ = (sa.Index("ix_membership_application_org_status", "org_id", "status", "created_at"),)
+
+    id: Mapped[intpk]
+    status: Mapped[str] = mapped_column(sa.String(10), default="new")
+    type_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("membership_type.id", ondelete="SET NULL"))
+    first_name: Mapped[Optional[str]] = mapped_column(sa.String(100))
+    last_name: Mapped[Optional[str]] = mapped_column(sa.String(100))
+    birth_date: Mapped[Optional[dt.date]]
+    gender: Mapped[Optional[str]] = mapped_column(sa.String(1))
+    email: Mapped[Optional[str]] = mapped_column(sa.String(255))
+    phone: Mapped[Optional[str]] = mapped_column(sa.String(32))
+    street: Mapped[Optional[str]] = mapped_column(sa.String(255))
+    house_number: Mapped[Optional[str]] = mapped_column(sa.String(16))
+    box: Mapped[Optional[str]] = mapped_column(sa.String(16))
+    postal_code: Mapped[Optional[str]] = mapped_column(sa.String(16))
+    city: Mapped[Optional[str]] = mapped_column(sa.String(100))
+    country: Mapped[Optional[str]] = mapped_column(sa.String(2))
+    national_number: Mapped[Optional[str]] = mapped_column(sa.String(11))
+    preferred_language: Mapped[str] = mapped_column(sa.String(2), default="nl")
+    remarks: Mapped[Optional[str]] = mapped_column(sa.Text)
+    # When the applicant agreed to the club's privacy statement (the form refuses without it).
+    consent_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    # A keyed hash of the client address: enough to slow down one sender, not to know who it was.
+    source_hash: Mapped[Optional[str]] = mapped_column(sa.String(64), index=True)
+    decided_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime())
+    decided_by_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("user_account.id", ondelete="SET NULL"))
+    decline_reason: Mapped[Optional[str]] = mapped_column(sa.String(500))
+    person_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    membership_id: Mapped[Optional[int]] = mapped_column(
+        sa.ForeignKey("membership_membership.id", ondelete="SET NULL"))
+    created_at: Mapped[created_at]
+    updated_at: Mapped[updated_at]
+
+    # No relationship to the type: a federation's type lies above the club's query scope (services.type_of).
+    person: Mapped[Optional[Person]] = relationship()

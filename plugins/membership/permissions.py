@@ -33,3 +33,38 @@ SETTINGS = [
     SettingSpec("membership.label_padding_mm", _l("Address labels: space inside a label (mm)"), 5, int,
                 min_value=0, max_value=15),
 ]
+
+# The public sign-up form of a club (`/join/<org_id>`). Set on a federation, a value holds for all its clubs
+# unless a club sets its own; the club's membership admins may change them.
+SIGNUP_SETTINGS = [
+    SettingSpec("membership.signup_open", _l("Sign-up form: open for applications"), False, bool,
+                write_permission=WRITE),
+    SettingSpec("membership.signup_waiting_list", _l("Sign-up form: applications go on a waiting list"), False, bool,
+                description=_l("Without a maximum number of members every application waits; with one, only those "
+                               "that arrive once the club is full."), write_permission=WRITE),
+    SettingSpec("membership.signup_capacity", _l("Sign-up form: maximum number of members (0: no maximum)"), 0, int,
+                description=_l("When the club is full the form puts applications on the waiting list, or takes "
+                               "none without one."), min_value=0, max_value=100_000, write_permission=WRITE),
+    SettingSpec("membership.signup_ask_address", _l("Sign-up form: ask the address"), True, bool,
+                write_permission=WRITE),
+    SettingSpec("membership.signup_ask_phone", _l("Sign-up form: ask a phone number"), True, bool,
+                write_permission=WRITE),
+    SettingSpec("membership.signup_ask_national_number", _l("Sign-up form: ask the national register number"), False,
+                bool, description=_l("Only when the club needs it, e.g. for the health insurer's sport certificate."),
+                write_permission=WRITE),
+    SettingSpec("membership.signup_intro", _l("Sign-up form: text above the form"), "", str, write_permission=WRITE),
+    SettingSpec("membership.signup_privacy_url", _l("Sign-up form: link to the privacy statement"), "", str,
+                write_permission=WRITE),
+    SettingSpec("membership.signup_confirmation_text", _l("Sign-up form: text of the confirmation e-mail"), "", str,
+                description=_l("Added to the e-mail the applicant gets when the application arrives."),
+                write_permission=WRITE),
+    SettingSpec("membership.signup_welcome_text", _l("Sign-up form: text of the welcome e-mail"), "", str,
+                description=_l("Added to the e-mail a new member gets when the application is accepted."),
+                write_permission=WRITE),
+    SettingSpec("membership.signup_notify", _l("Sign-up form: who hears of a new application"), "", str,
+                description=_l("E-mail addresses, separated by commas; empty: the club's contact person (or its admins)."),
+                write_permission=WRITE),
+    SettingSpec("membership.signup_retention_days", _l("Sign-up form: days a declined application is kept"), 90, int,
+                min_value=0, max_value=3650, write_permission=WRITE),
+]
+SETTINGS += SIGNUP_SETTINGS

@@ -1,5 +1,5 @@
 """The membership plugin: seasons, membership types, memberships of people in clubs, member lists,
-bulk actions, Excel export and import, the federation overview."""
+bulk actions, Excel export and import, the federation overview, the clubs' public sign-up forms."""
 from __future__ import annotations
 
 from flask import render_template
@@ -19,9 +19,9 @@ class MembershipPlugin(Plugin):
     @hookimpl
     def register_blueprints(self, app):
         from plugins.membership.api import blp
-        from plugins.membership.views import web
+        from plugins.membership.views import public, web
 
-        return [blp, web]
+        return [blp, web, public]
 
     @hookimpl
     def load_demo_data(self, session, federation):
@@ -60,7 +60,28 @@ class MembershipPlugin(Plugin):
             if org.kind != "club":
                 items.append(MenuItem(_l("Membership overview"), "membership_web.overview", icon="chart",
                                       position=21, plugin=self.name))
+            else:
+                items.append(MenuItem(_l("Applications"), "membership_web.applications_list", icon="upload",
+                                      position=21, plugin=self.name))
         return items
+
+    @hookimpl
+    def dashboard_panels(self, org, access):
+        """Applications that wait for a decision of this club's admins."""
+        from flask import render_template
+        from flask_babel import gettext as _
+
+        from core.db import db
+        from core.web import DashboardPanel
+        from plugins.membership import applications
+
+        if org.kind != "club" or not access.has("membership.write", org):
+            return []
+        counts = applications.counts(db.session, org)
+        if not counts["new"]:
+            return []
+        return [DashboardPanel(_("Applications"), render_template("membership/_applications_panel.html", org=org,
+                                                                  counts=counts), position=20, plugin=self.name)]
 
     @hookimpl
     def member_profile_sections(self, org, person, access):
@@ -89,11 +110,17 @@ class MembershipPlugin(Plugin):
         from core.db import db
         from plugins.membership import services
 
-        return services.export_person(db.session, org, person)
+        from plugins.membership import applications
+
+        return {**services.export_person(db.session, org, person),
+                "applications": applications.export_person(db.session, org, person)}
 
     @hookimpl
     def person_erase(self, org, person):
         from core.db import db
         from plugins.membership import services
 
-        return services.erase_person(db.session, org, person)
+        from plugins.membership import applications
+
+        return {**services.erase_person(db.session, org, person),
+                "applications_erased": applications.erase_person(db.session, org, person)}

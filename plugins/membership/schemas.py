@@ -216,3 +216,99 @@ class OverviewArgsSchema(ma.Schema):
 
 class ReminderSchema(ma.Schema):
     season_id = ma.fields.Integer()
+
+
+# --- the sign-up form and applications ------------------------------------------------------------------
+
+class SignupTypeSchema(ma.Schema):
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+    price = ma.fields.Decimal(as_string=True)
+    min_age = ma.fields.Integer(allow_none=True)
+    max_age = ma.fields.Integer(allow_none=True)
+
+
+class SignupFormSchema(ma.Schema):
+    club_name = ma.fields.String()
+    open = ma.fields.Boolean(metadata={"description": "the form takes applications now"})
+    waiting_list = ma.fields.Boolean(metadata={"description": "an application sent now goes on the waiting list"})
+    fields = ma.fields.List(ma.fields.String(), metadata={"description": "the fields the club asks"})
+    required = ma.fields.List(ma.fields.String())
+    types = ma.fields.List(ma.fields.Nested(SignupTypeSchema))
+    intro = ma.fields.String()
+    privacy_url = ma.fields.String()
+
+
+class ApplicantSchema(ma.Schema):
+    """What an applicant tells about themselves (the optional part)."""
+
+    gender = ma.fields.String(allow_none=True)
+    phone = ma.fields.String(allow_none=True)
+    street = ma.fields.String(allow_none=True)
+    house_number = ma.fields.String(allow_none=True)
+    box = ma.fields.String(allow_none=True)
+    postal_code = ma.fields.String(allow_none=True)
+    city = ma.fields.String(allow_none=True)
+    country = ma.fields.String(allow_none=True)
+    remarks = ma.fields.String(allow_none=True)
+
+
+class SignupSchema(ApplicantSchema):
+    first_name = ma.fields.String(required=True)
+    last_name = ma.fields.String(required=True)
+    birth_date = ma.fields.Date(required=True)
+    email = ma.fields.String(required=True)
+    national_number = ma.fields.String(allow_none=True)
+    type_id = ma.fields.Integer(allow_none=True, metadata={"description": "one of the form's types"})
+    preferred_language = ma.fields.String(validate=validate.OneOf(("nl", "fr", "en")), load_default="nl")
+    consent = ma.fields.Boolean(required=True, metadata={
+        "description": "the applicant agrees to the club's processing of these data (must be true)"})
+
+
+class SignupReceivedSchema(ma.Schema):
+    status = ma.fields.String(metadata={"description": "new, or waiting (on the waiting list)"})
+    already_received = ma.fields.Boolean(metadata={"description": "the same application was sent before"})
+
+
+class ApplicationSchema(ApplicantSchema):
+    """An application; its copy of the applicant's data is empty once accepted (the person has it)."""
+
+    id = ma.fields.Integer()
+    status = ma.fields.String()
+    type_id = ma.fields.Integer(allow_none=True)
+    type_name = ma.fields.String(allow_none=True)
+    first_name = ma.fields.String(allow_none=True)
+    last_name = ma.fields.String(allow_none=True)
+    birth_date = ma.fields.Date(allow_none=True)
+    email = ma.fields.String(allow_none=True)
+    national_number = ma.fields.String(allow_none=True, metadata={
+        "description": "masked without core.people.national_number"})
+    preferred_language = ma.fields.String()
+    waiting_position = ma.fields.Integer(allow_none=True)
+    created_at = ma.fields.DateTime()
+    decided_at = ma.fields.DateTime(allow_none=True)
+    decline_reason = ma.fields.String(allow_none=True)
+    person_id = ma.fields.Integer(allow_none=True)
+    membership_id = ma.fields.Integer(allow_none=True)
+    matches = ma.fields.List(ma.fields.Dict(), metadata={
+        "description": "existing people the applicant may be: {person_id, name, birth_date, certain, in_club}"})
+
+
+ApplicationPageSchema = page_schema(ApplicationSchema, "ApplicationPageSchema")
+
+
+class ApplicationListArgsSchema(PageArgs):
+    status = ma.fields.String(validate=validate.OneOf(("new", "waiting", "accepted", "declined")))
+
+
+class AcceptSchema(ma.Schema):
+    person_id = ma.fields.Integer(allow_none=True, metadata={"description": "one of the application's matches"})
+    new_person = ma.fields.Boolean(load_default=False, metadata={
+        "description": "the applicant is none of the matches: create a new person"})
+    type_id = ma.fields.Integer(allow_none=True, metadata={"description": "default: the type applied for"})
+    starts_on = ma.fields.Date(allow_none=True, metadata={"description": "default today"})
+
+
+class DeclineSchema(ma.Schema):
+    reason = ma.fields.String(allow_none=True, validate=validate.Length(max=500))
+    tell_applicant = ma.fields.Boolean(load_default=False, metadata={"description": "e-mail the applicant"})

@@ -12,7 +12,7 @@ from core.jobs import JobFailed, JobSpec
 from core.models import Organisation, Person
 from core.services import DomainError
 from plugins.membership import services
-from plugins.membership.models import MailLog
+from plugins.membership.models import MailLog, Membership
 
 
 def end_memberships_job(ctx, filters: dict, end_date: str, reason: str):
@@ -86,9 +86,61 @@ def close_ended_job(ctx):
     return {"closed": services.close_ended(ctx.session, dt.date.today())}
 
 
+def application_mail_job(ctx, application_id: int, kind: str):
+    """One e-mail about an application: "received" (to the applicant), "new" (to the club), "accepted" (the
+    welcome to the new member) or "declined". Enqueued with an idempotency key per application and kind."""
+    from core.auth import external_url
+    from plugins.membership import applications
+    from plugins.membership.models import Application
+
+    session = ctx.session
+    application = session.get(Application, application_id)
+    if application is None or application.org_id != ctx.org.id:
+        return {"sent": 0}  # erased in the meantime
+    settings = applications.form_settings(session, ctx.app.extensions["federa"].settings, ctx.org)
+    context = {"club_name": ctx.org.name, "first_name": application.first_name, "last_name": application.last_name,
+               "type_name": services.type_of(session, application).name if application.type_id else None,
+               "waiting": application.status == "waiting"}
+    lang = application.preferred_language
+    if kind == "received":
+        recipients = [application.email] if application.email else []
+        context["text"] = settings.confirmation_text
+    elif kind == "new":
+        recipients = applications.notify_addresses(session, ctx.org, settings)
+        context["url"] = external_url("membership_web.application", org_id=ctx.org.id,
+                                      application_id=application.id)
+        lang = "nl"
+    elif kind == "accepted":
+        person = application.person
+        membership = session.get(Membership, application.membership_id) if application.membership_id else None
+        if person is None or membership is None:
+            return {"sent": 0}
+        recipients = [person.email] if person.email else []
+        context.update(first_name=person.first_name, type_name=services.type_of(session, membership).name, starts_on=membership.starts_on,
+                       text=settings.welcome_text)
+        lang = person.preferred_language or lang
+    elif kind == "declined":
+        recipients = [application.email] if application.email else []
+        context["reason"] = application.decline_reason
+    else:
+        raise JobFailed(f"unknown kind of application mail: {kind}")
+    for address in recipients:
+        mail.send_mail(address, f"membership/application_{kind}", context, lang=lang)
+    return {"sent": len(recipients)}
+
+
+def purge_applications_job(ctx):
+    """Daily: erase declined applications past their club's retention period."""
+    from plugins.membership import applications
+
+    return {"erased": applications.purge_declined(ctx.session, ctx.app.extensions["federa"].settings)}
+
+
 JOBS = [
     JobSpec("membership.end_memberships", end_memberships_job),
     JobSpec("membership.send_email", send_email_job),
     JobSpec("membership.send_cleanup_reminders", send_cleanup_reminders_job),
     JobSpec("membership.close_ended", close_ended_job, periodic_seconds=24 * 3600),
+    JobSpec("membership.application_mail", application_mail_job),
+    JobSpec("membership.purge_applications", purge_applications_job, periodic_seconds=24 * 3600),
 ]

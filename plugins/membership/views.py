@@ -15,22 +15,23 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
-from flask_babel import format_date, gettext as _
+from flask_babel import format_date, get_locale, gettext as _
 
 from core import audit
 from core.access import current_access
 from core.db import db
-from core.gates import federa, is_enabled
+from core.gates import federa, is_enabled, public_endpoint
 from core.jobs import job_runner
 from core.models import Organisation, Person
 from core.services import Conflict, DomainError, NotFound
 from core.services import custom_fields as cf
 from core.services import people
 from core.settings import get_setting
+from core.validation import mask_national_number
 from core.web.guard import can, require
-from plugins.membership import exports, imports, services
+from plugins.membership import applications, exports, imports, services
 from plugins.membership import permissions as perms
-from plugins.membership.models import Membership
+from plugins.membership.models import APPLICATION_STATUSES, Membership
 
 web = Blueprint("membership_web", __name__, template_folder="templates", url_prefix="/o/<int:org_id>/membership")
 
@@ -632,3 +633,192 @@ def cleanup(org_id: int):
         db.session.commit()
         flash(_("Thank you: the clean-up of the member list is recorded."), "success")
     return redirect(url_for("membership_web.members", org_id=g.org.id))
+
+
+# --- applications from the public sign-up form ----------------------------------------------------------------
+
+def _form_settings() -> "applications.FormSettings":
+    return applications.form_settings(db.session, federa().settings, g.org)
+
+
+def _type_names(org: Organisation) -> dict[int, str]:
+    return {t.id: t.name for t in services.applicable_types(db.session, org)}
+
+
+@web.route("/applications")
+@require(perms.READ)
+def applications_list(org_id: int):
+    org = g.org
+    if org.kind != "club":
+        abort(404)
+    status = request.args.get("status") or "new"
+    if status not in APPLICATION_STATUSES:
+        abort(400)
+    rows = db.session.execute(applications.applications_query(org, status).limit(500)).scalars().all()
+    return render_template("membership/applications.html", org=org, rows=rows, status=status,
+                           counts=applications.counts(db.session, org), settings=_form_settings(),
+                           type_names=_type_names(org),
+                           can_write=can(perms.WRITE))
+
+
+def _application_or_404(application_id: int):
+    try:
+        return applications.get_application(db.session, g.org, application_id)
+    except NotFound:
+        abort(404)
+
+
+@web.route("/applications/<int:application_id>", methods=["GET", "POST"])
+@require(perms.READ)
+def application(org_id: int, application_id: int):
+    org = g.org
+    item = _application_or_404(application_id)
+    errors: dict = {}
+    values = dict(request.form) if request.method == "POST" else {
+        "type_id": item.type_id or "", "starts_on": dt.date.today().isoformat()}
+    if request.method == "POST":
+        if not can(perms.WRITE):
+            abort(403)
+        action = request.form.get("action")
+        try:
+            if action == "accept":
+                membership = applications.accept(db.session, org, item, request.form, g.user.id)
+                applications.queue_mail(db.session, item, "accepted")
+                message = _("%(name)s is now a member.", name=membership.person.full_name)
+            elif action == "decline":
+                applications.decline(db.session, item, request.form.get("reason"), g.user.id)
+                if request.form.get("tell_applicant"):
+                    applications.queue_mail(db.session, item, "declined")
+                message = _("The application was declined.")
+            elif action == "wait":
+                applications.put_on_waiting_list(db.session, item)
+                message = _("The application is on the waiting list.")
+            else:
+                abort(400)
+        except DomainError as exc:
+            db.session.rollback()
+            errors = _errors_of(exc)
+        else:
+            db.session.commit()
+            flash(message, "success")
+            if action == "accept" and can("core.people.read"):
+                return redirect(url_for("web.person", org_id=org.id, person_id=item.person_id))
+            return redirect(url_for("membership_web.applications_list", org_id=org.id,
+                                    status="waiting" if action == "wait" else "new"))
+    if request.method == "GET" and item.status != "accepted":
+        applications.record_view(db.session, item)
+        db.session.commit()
+    return render_template("membership/application.html", org=org, item=item, values=values, errors=errors,
+                           matches=applications.matches(db.session, org, item),
+                           position=applications.waiting_position(db.session, item),
+                           types=applications.offered_types(db.session, org), can_write=can(perms.WRITE),
+                           type_names=_type_names(org), shown_number=item.national_number if can("core.people.national_number")
+                           else mask_national_number(item.national_number)), (422 if errors else 200)
+
+
+SIGNUP_FORM_FIELDS = ("open", "waiting_list", "capacity", "ask_address", "ask_phone", "ask_national_number", "intro",
+                      "privacy_url", "confirmation_text", "welcome_text", "notify", "retention_days")
+
+
+@web.route("/applications/form", methods=["GET", "POST"])
+@require(perms.WRITE)
+def signup_form_settings(org_id: int):
+    """The sign-up form's settings on one page (the same settings as on the organisation page)."""
+    from core.settings import SettingError, SettingErrors, coerce, effective_settings, set_settings
+
+    org = g.org
+    if org.kind != "club":
+        abort(404)
+    errors: dict = {}
+    current = _form_settings()
+    values = {name: getattr(current, name) for name in SIGNUP_FORM_FIELDS}
+    if request.method == "POST":
+        bools = ("open", "waiting_list", "ask_address", "ask_phone", "ask_national_number")
+        submitted = {name: (request.form.get(name) == "1") if name in bools else request.form.get(name, "")
+                     for name in SIGNUP_FORM_FIELDS}
+        values = submitted
+        try:
+            submitted["notify"] = applications.check_notify(submitted["notify"])
+        except ValueError as exc:
+            errors["notify"] = str(exc)
+        url = (submitted["privacy_url"] or "").strip()
+        if url and not re.match(r"^https?://\S+$", url):
+            errors["privacy_url"] = _("a web address starting with https://")
+        if not errors:
+            # What still equals the inherited value stays inherited (a federation's later change reaches the club).
+            registry = federa().settings
+            effective = {s.spec.key: s for s in effective_settings(db.session, registry, org, {"membership"})}
+            changed = {}
+            for name, value in submitted.items():
+                key = f"membership.signup_{name}"
+                try:
+                    same = coerce(registry[key], value) == effective[key].value
+                except SettingError:
+                    same = False
+                if not same or effective[key].source == "own":
+                    changed[key] = value
+            try:
+                set_settings(db.session, registry, org, changed, modules=None)
+            except SettingErrors as exc:
+                errors = {key.removeprefix("membership.signup_"): message for key, message in exc.errors.items()}
+        if errors:
+            db.session.rollback()
+        else:
+            db.session.commit()
+            flash(_("The sign-up form is saved."), "success")
+            return redirect(url_for("membership_web.applications_list", org_id=org.id))
+    return render_template("membership/signup_settings.html", org=org, values=values, errors=errors), (
+        422 if errors else 200)
+
+
+# --- the public sign-up form ------------------------------------------------------------------------------------
+
+public = Blueprint("membership_public", __name__, template_folder="templates", url_prefix="/join/<int:org_id>")
+
+
+def _public_club():
+    org = g.org
+    if org.kind != "club":
+        abort(404)
+    return org
+
+
+@public.route("/", methods=["GET", "POST"])
+@public_endpoint
+def signup(org_id: int):
+    org = _public_club()
+    settings = _form_settings()
+    errors: dict = {}
+    values = dict(request.form) if request.method == "POST" else {}
+    closed = None
+    if not settings.open:
+        closed = _("This club does not take applications online at the moment.")
+    elif not settings.waiting_list and applications.is_full(db.session, org, settings):
+        closed = _("This club is full and takes no new members at the moment.")
+    if closed:
+        return render_template("membership/signup_closed.html", org=org, message=closed), 404
+    if request.method == "POST":
+        if request.form.get("website"):  # a field people never see: only robots fill it in
+            return redirect(url_for("membership_public.signup_sent", org_id=org.id))
+        try:
+            item, _new = applications.submit(
+                db.session, org, settings, {**request.form, "preferred_language": str(get_locale().language)},
+                source=applications.source_hash(current_app.secret_key, request.remote_addr))
+        except DomainError as exc:
+            db.session.rollback()
+            errors = _errors_of(exc)
+        else:
+            if _new:
+                applications.queue_mail(db.session, item, "received")
+                applications.queue_mail(db.session, item, "new")
+            db.session.commit()
+            return redirect(url_for("membership_public.signup_sent", org_id=org.id,
+                                    waiting=1 if item.status == "waiting" else None))
+    return render_template("membership/signup.html", org=org, settings=settings, values=values, errors=errors,
+                           types=applications.offered_types(db.session, org)), (422 if errors else 200)
+
+
+@public.route("/sent")
+@public_endpoint
+def signup_sent(org_id: int):
+    return render_template("membership/signup_sent.html", org=_public_club(), waiting=bool(request.args.get("waiting")))

@@ -10,6 +10,10 @@ from core.models import ModuleOverride
 from tests.conftest import csrf_token, web_login
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+# Organisation-scoped pages anyone may open without logging in (a club's sign-up form). They pass the module
+# gate like every other route; a new one must be added here on purpose.
+PUBLIC_ORG_ROUTES = {("/join/{org}/", "GET"), ("/join/{org}/", "POST"), ("/join/{org}/sent", "GET"),
+                     ("/api/v1/orgs/{org}/membership/signup", "GET"), ("/api/v1/orgs/{org}/membership/signup", "POST")}
 
 
 def org_scoped_urls(app, org_id: int, other_id: int):
@@ -71,11 +75,33 @@ def test_every_org_route_answers_404_outside_assignments(sample_ctx, sample_clie
     assert not leaks, "routes reachable outside the user's organisations:\n" + "\n".join(leaks)
 
 
+def public_org_routes(app, org_id: int) -> set[tuple[str, str]]:
+    """(url, method) of the organisation-scoped views marked public."""
+    from core.gates import PUBLIC, exposure_of
+
+    found = set()
+    with app.test_request_context():
+        for rule in app.url_map.iter_rules():
+            if "org_id" in rule.arguments and rule.arguments == {"org_id"}:
+                view = app.view_functions[rule.endpoint]
+                for method in (rule.methods or set()) & set(METHODS):
+                    if exposure_of(view, method) == PUBLIC:
+                        found.add((url_for(rule.endpoint, org_id=org_id), method))
+    return found
+
+
 def test_anonymous_requests_need_login_everywhere(sample_ctx, sample_client, two_clubs):
     client = sample_client
-    for url, methods in org_scoped_urls(sample_ctx, two_clubs["a"].id, 1):
+    org_id = two_clubs["a"].id
+    public = public_org_routes(sample_ctx, org_id)
+    assert public == {(url.replace("{org}", str(org_id)), method) for url, method in PUBLIC_ORG_ROUTES}
+    for url, methods in org_scoped_urls(sample_ctx, org_id, 1):
         for method in methods:
             response = client.open(url, method=method)
+            if (url, method) in public:
+                # The membership module is off in this club: the gate answers 404 to anyone.
+                assert response.status_code == 404, f"{method} {url} -> {response.status_code}"
+                continue
             if url.startswith("/api/"):
                 assert response.status_code == 401, f"{method} {url} -> {response.status_code}"
                 assert response.json["code"] == 401

@@ -1,0 +1,482 @@
+"""Applications for membership through a club's public sign-up form, and the club's decisions on them.
+
+The form (`/join/<org_id>` and its API twin) takes an application when the club opened it
+(`membership.signup_open`). It never touches people: an application keeps the applicant's own data until a
+membership admin decides, because nobody who merely fills in a form may change a person record.
+
+- Submitting: the fields are checked as a person's would be; the same application sent twice (a double click,
+  a retry) is recognised and not stored again. With the waiting list on, an application waits when the club
+  is full (`membership.signup_capacity`) or always when it has no maximum; without it, a full club takes none.
+  One sender (a keyed hash of the client address) can send `MAX_PER_HOUR` applications an hour.
+- Accepting: finds the person (national register number, else name and birth date; probable duplicates are
+  shown to the admin, who says whether it is the same person; never merged silently) or creates one, links
+  them to the club, fills only their empty contact fields from the application, and starts the membership
+  (`membership.started` through the usual service). The copy of the data in the application is then emptied;
+  its audit trail is attached to the person so their GDPR export and erasure include it.
+- Declining: with an optional reason for the applicant; the application is erased (and its audit entries
+  stripped of their values) `membership.signup_retention_days` after the decision by the daily
+  `membership.purge_applications` job.
+
+E-mails (confirmation to the applicant, notice to the club, welcome, decline) go out as jobs after commit,
+each at most once per application (idempotency keys).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import sqlalchemy as sa
+from flask_babel import gettext
+from sqlalchemy.orm import Session
+
+from core import validation
+from core.db import utcnow
+from core.models import AuditLog, Organisation, Person, Role, RoleAssignment, User
+from core.services import Conflict, DomainError, NotFound
+from core.services import people
+from core.services.organisations import subtree_ids
+from plugins.membership import services
+from plugins.membership.models import APPLICATION_STATUSES, Application, Membership, MembershipType
+
+MAX_PER_HOUR = 5
+REMARKS_MAX = 2000
+REASON_MAX = 500
+# The applicant's own data: emptied when the application is accepted (the person record has it then).
+PERSONAL_FIELDS = ("first_name", "last_name", "birth_date", "gender", "email", "phone", "street", "house_number",
+                   "box", "postal_code", "city", "country", "national_number", "remarks")
+ADDRESS_FIELDS = ("street", "house_number", "box", "postal_code", "city", "country")
+# Person fields an accepted application may fill in when the person has none yet.
+FILLABLE = ("gender", "email", "phone", "street", "house_number", "box", "postal_code", "city", "country",
+            "national_number")
+OPEN = ("new", "waiting")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class FormSettings:
+    """How a club's sign-up form is set up (its settings, inherited from the federation where unset)."""
+
+    open: bool
+    waiting_list: bool
+    capacity: int
+    ask_address: bool
+    ask_phone: bool
+    ask_national_number: bool
+    intro: str
+    privacy_url: str
+    confirmation_text: str
+    welcome_text: str
+    notify: str
+    retention_days: int
+
+
+def form_settings(session: Session, registry, org: Organisation) -> FormSettings:
+    from core.settings import get_setting
+
+    def value(name: str) -> Any:
+        return get_setting(session, registry, org, f"membership.signup_{name}")
+
+    return FormSettings(**{name: value(name) for name in FormSettings.__dataclass_fields__})
+
+
+def signup_club(session: Session, org_id: int) -> Organisation:
+    """The club of a sign-up form; NotFound for anything that is not a club."""
+    org = session.get(Organisation, org_id)
+    if org is None or org.kind != "club":
+        raise NotFound(gettext("no such club"))
+    return org
+
+
+def offered_types(session: Session, org: Organisation) -> list[MembershipType]:
+    """The membership types an applicant can choose from: the active types that apply in the club."""
+    return services.applicable_types(session, org, active_only=True)
+
+
+def member_count(session: Session, org: Organisation, today: dt.date | None = None) -> int:
+    """People with a current (active or pending) membership of the club."""
+    today = today or dt.date.today()
+    return session.scalar(sa.select(sa.func.count(sa.distinct(Membership.person_id))).where(
+        Membership.org_id == org.id, services.status_condition("current", today))) or 0
+
+
+def is_full(session: Session, org: Organisation, settings: FormSettings) -> bool:
+    return settings.capacity > 0 and member_count(session, org) >= settings.capacity
+
+
+def source_hash(secret: str, address: str | None) -> str | None:
+    """A keyed hash of a client address (the address itself is not kept)."""
+    if not address:
+        return None
+    return hmac.new(secret.encode(), f"membership-signup:{address}".encode(), hashlib.sha256).hexdigest()
+
+
+# --- submitting -------------------------------------------------------------------------------------------
+
+class TooManyApplications(DomainError):
+    status = 429
+
+
+class FormClosed(DomainError):
+    status = 409
+
+
+def _age(birth_date: dt.date, on: dt.date) -> int:
+    return on.year - birth_date.year - ((on.month, on.day) < (birth_date.month, birth_date.day))
+
+
+def _age_problem(mtype: MembershipType, birth_date: dt.date | None, on: dt.date) -> str | None:
+    if birth_date is None:
+        return None
+    age = _age(birth_date, on)
+    if mtype.min_age is not None and age < mtype.min_age:
+        return gettext("%(type)s is for members of at least %(age)s", type=mtype.name, age=mtype.min_age)
+    if mtype.max_age is not None and age > mtype.max_age:
+        return gettext("%(type)s is for members of at most %(age)s", type=mtype.name, age=mtype.max_age)
+    return None
+
+
+def clean_application(session: Session, org: Organisation, settings: FormSettings, data: Mapping,
+                      today: dt.date | None = None) -> dict:
+    """The checked values of a submitted form; DomainError with every field at fault."""
+    today = today or dt.date.today()
+    asked = ["first_name", "last_name", "birth_date", "gender", "email", "preferred_language"]
+    if settings.ask_phone:
+        asked.append("phone")
+    if settings.ask_address:
+        asked += list(ADDRESS_FIELDS)
+    if settings.ask_national_number:
+        asked.append("national_number")
+    person_data = {key: data.get(key) for key in asked if data.get(key) not in (None, "")}
+    errors: dict[str, str] = {}
+    clean: dict[str, Any] = {}
+    for key, value in list(person_data.items()):
+        if isinstance(value, str) and _CONTROL.search(value):  # line breaks in a name end up in mail headers
+            errors[key] = gettext("contains characters that are not allowed")
+            del person_data[key]
+    try:
+        clean = people.normalise_fields(person_data, today=today)
+    except DomainError as exc:
+        errors.update(exc.details.get("errors") or {exc.field or "form": exc.message})
+    for key in ("first_name", "last_name", "birth_date", "email"):
+        if key not in errors and not str(person_data.get(key) or "").strip():
+            errors[key] = gettext("this field is required")
+    clean.setdefault("preferred_language", "nl")
+    remarks = (data.get("remarks") or "").strip()
+    if len(remarks) > REMARKS_MAX:
+        errors["remarks"] = gettext("at most %(count)s characters", count=REMARKS_MAX)
+    clean["remarks"] = remarks or None
+    types = offered_types(session, org)
+    type_id = data.get("type_id")
+    chosen = None
+    if type_id not in (None, ""):
+        chosen = next((t for t in types if str(t.id) == str(type_id)), None)
+        if chosen is None:
+            errors["type_id"] = gettext("choose one of the membership types offered")
+    elif len(types) == 1:
+        chosen = types[0]
+    elif types:
+        errors["type_id"] = gettext("this field is required")
+    if chosen is not None and "type_id" not in errors and "birth_date" not in errors:
+        problem = _age_problem(chosen, clean.get("birth_date"), today)
+        if problem:
+            errors["type_id"] = problem
+    clean["type_id"] = chosen.id if chosen is not None else None
+    if not _truthy(data.get("consent")):
+        errors["consent"] = gettext("the club needs your consent to process these data")
+    if errors:
+        raise DomainError(gettext("please check the form"), errors=errors)
+    return clean
+
+
+def _truthy(value) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() in ("1", "true", "on", "yes"))
+
+
+def _same_application(session: Session, org: Organisation, clean: dict) -> Application | None:
+    """An open application of the same person (names, birth date, e-mail) at this club: a double click or a
+    second try after a time-out."""
+    candidates = session.execute(sa.select(Application).where(
+        Application.org_id == org.id, Application.status.in_(OPEN), Application.birth_date == clean["birth_date"],
+        sa.func.lower(Application.email) == clean["email"].lower())).scalars()
+    wanted = (people.fold(clean["first_name"]), people.fold(clean["last_name"]))
+    return next((a for a in candidates if (people.fold(a.first_name), people.fold(a.last_name)) == wanted), None)
+
+
+def submit(session: Session, org: Organisation, settings: FormSettings, data: Mapping, source: str | None = None,
+           today: dt.date | None = None) -> tuple[Application, bool]:
+    """Take an application from the public form. Returns (application, whether it is new); an application
+    sent again is returned as it was. Raises FormClosed, TooManyApplications or DomainError (fields)."""
+    if not settings.open:
+        raise FormClosed(gettext("this club does not take applications online at the moment"))
+    if source is not None:
+        since = utcnow() - dt.timedelta(hours=1)
+        recent = session.scalar(sa.select(sa.func.count()).select_from(Application).where(
+            Application.source_hash == source, Application.created_at >= since)) or 0
+        if recent >= MAX_PER_HOUR:
+            raise TooManyApplications(gettext("too many applications from this address; please try again later"))
+    clean = clean_application(session, org, settings, data, today)
+    existing = _same_application(session, org, clean)
+    if existing is not None:
+        return existing, False
+    status = "new"
+    full = is_full(session, org, settings)
+    if settings.waiting_list and (settings.capacity == 0 or full):
+        status = "waiting"
+    elif full:
+        raise FormClosed(gettext("this club is full and takes no new members at the moment"))
+    application = Application(org_id=org.id, status=status, consent_at=utcnow(), source_hash=source, **clean)
+    session.add(application)
+    session.flush()
+    return application, True
+
+
+# --- the club's side --------------------------------------------------------------------------------------
+
+def applications_query(org: Organisation, status: str | None = None):
+    query = sa.select(Application).where(Application.org_id == org.id)
+    if status in APPLICATION_STATUSES:
+        query = query.where(Application.status == status)
+    # The waiting list in order of arrival; decided ones newest first.
+    if status in OPEN:
+        return query.order_by(Application.created_at, Application.id)
+    return query.order_by(Application.created_at.desc(), Application.id.desc())
+
+
+def counts(session: Session, org: Organisation) -> dict[str, int]:
+    rows = session.execute(sa.select(Application.status, sa.func.count()).where(Application.org_id == org.id)
+                           .group_by(Application.status)).all()
+    found = dict(rows)
+    return {status: found.get(status, 0) for status in APPLICATION_STATUSES}
+
+
+def get_application(session: Session, org: Organisation, application_id: int) -> Application:
+    """An application to `org` itself; anything else is not found."""
+    found = session.execute(sa.select(Application).where(Application.id == application_id,
+                                                         Application.org_id == org.id)).scalar_one_or_none()
+    if found is None:
+        raise NotFound(gettext("application not found"))
+    return found
+
+
+def record_view(session: Session, application: Application) -> None:
+    """Log that the current user saw the applicant's data (attached to the person if they become a member)."""
+    from core.audit import _actor
+
+    user_id, _, ip = _actor(session)
+    session.add(AuditLog(user_id=user_id, org_id=application.org_id, action="view",
+                         entity_type=Application.__tablename__, entity_id=str(application.id),
+                         person_id=application.person_id, ip=ip, at=utcnow()))
+
+
+def waiting_position(session: Session, application: Application) -> int | None:
+    if application.status != "waiting":
+        return None
+    return 1 + (session.scalar(sa.select(sa.func.count()).select_from(Application).where(
+        Application.org_id == application.org_id, Application.status == "waiting",
+        sa.or_(Application.created_at < application.created_at,
+               sa.and_(Application.created_at == application.created_at, Application.id < application.id)))) or 0)
+
+
+@dataclass(frozen=True)
+class Match:
+    """An existing person the applicant may be: `certain` for the same national register number."""
+
+    person: Person
+    certain: bool
+    in_club: bool
+
+
+def matches(session: Session, org: Organisation, application: Application) -> list[Match]:
+    """People the applicant may already be, for the admin to choose from (names and birth date only)."""
+    if application.status not in OPEN:
+        return []
+    found: list[tuple[Person, bool]] = []
+    if application.national_number:
+        person = people.find_by_national_number(session, application.national_number)
+        if person is not None:
+            found.append((person, True))
+    if not found:
+        found = [(p, False) for p in people.probable_duplicates(session, application.first_name,
+                                                                  application.last_name, application.birth_date)]
+    if not found:
+        return []
+    linked = people.links_in(session, org, [p.id for p, _ in found])
+    return [Match(person, certain, bool(linked.get(person.id))) for person, certain in found]
+
+
+def _open_or_conflict(application: Application) -> None:
+    if application.status not in OPEN:
+        raise Conflict(gettext("this application has already been decided"), field="status")
+
+
+def put_on_waiting_list(session: Session, application: Application) -> Application:
+    _open_or_conflict(application)
+    application.status = "waiting"
+    session.flush()
+    return application
+
+
+def accept(session: Session, org: Organisation, application: Application, data: Mapping, user_id: int | None,
+           today: dt.date | None = None) -> Membership:
+    """Make the applicant a member: `person_id` (one of `matches`) or `new_person` (when there are probable
+    duplicates, the admin must say which), `type_id` (default: the type asked for), `starts_on` (default
+    today). All or nothing."""
+    today = today or dt.date.today()
+    _open_or_conflict(application)
+    found = matches(session, org, application)
+    chosen_id = data.get("person_id")
+    new_person = _truthy(data.get("new_person"))
+    if chosen_id not in (None, ""):
+        try:
+            chosen_id = int(chosen_id)
+        except (TypeError, ValueError):
+            raise DomainError(gettext("not a person this application may be"), field="person_id") from None
+        match = next((m for m in found if m.person.id == chosen_id), None)
+        if match is None:
+            raise DomainError(gettext("not a person this application may be"), field="person_id")
+        person = match.person
+        services.ensure_link(session, person.id, org.id)
+        for key in FILLABLE:
+            value = getattr(application, key)
+            if value and not getattr(person, key):
+                if key == "national_number" and people.find_by_national_number(session, value) is not None:
+                    continue
+                setattr(person, key, value)
+    elif any(m.certain for m in found):
+        raise Conflict(gettext("a person with this national register number exists: accept the application for "
+                               "that person"), field="person_id", existing_person_id=found[0].person.id)
+    elif found and not new_person:
+        raise Conflict(gettext("people with the same name and birth date exist: choose one of them, or confirm "
+                               "that this is someone else"), field="person_id",
+                       existing_person_ids=[m.person.id for m in found])
+    else:
+        values = {key: getattr(application, key) for key in (*FILLABLE, "first_name", "last_name", "birth_date",
+                                                               "preferred_language") if getattr(application, key)}
+        person = people.create_person(session, org, values, confirm_duplicate=True)
+    membership = services.add_membership(session, org, person, {
+        "type_id": data.get("type_id") or application.type_id, "starts_on": data.get("starts_on") or today},
+        today=today)
+    application.status = "accepted"
+    application.person_id = person.id
+    application.membership_id = membership.id
+    application.decided_at = utcnow()
+    application.decided_by_id = user_id
+    for key in PERSONAL_FIELDS:
+        setattr(application, key, None)
+    session.flush()
+    # The trail of the application (who applied, with what) now belongs to the person's GDPR record.
+    session.execute(sa.update(AuditLog).where(
+        AuditLog.entity_type == Application.__tablename__, AuditLog.entity_id == str(application.id),
+        AuditLog.person_id.is_(None)).values(person_id=person.id))
+    return membership
+
+
+def decline(session: Session, application: Application, reason: str | None, user_id: int | None) -> Application:
+    _open_or_conflict(application)
+    reason = (reason or "").strip() or None
+    if reason and len(reason) > REASON_MAX:
+        raise DomainError(gettext("at most %(count)s characters", count=REASON_MAX), field="reason")
+    application.status = "declined"
+    application.decline_reason = reason
+    application.decided_at = utcnow()
+    application.decided_by_id = user_id
+    session.flush()
+    return application
+
+
+def queue_mail(session: Session, application: Application, kind: str) -> None:
+    """One e-mail about `application` ("received", "new", "accepted", "declined"), sent by a job after commit;
+    at most once per application and kind, however often this is called."""
+    from core.jobs import enqueue
+
+    enqueue(session, "membership.application_mail", org_id=application.org_id, title=gettext("Application e-mail"),
+            application_id=application.id, kind=kind,
+            idempotency_key=f"membership.application:{application.id}:{kind}")
+
+
+# --- privacy ------------------------------------------------------------------------------------------------
+
+def _erase(session: Session, applications: list[Application]) -> int:
+    """Delete applications and strip the recorded values from their audit entries (who did what, when stays)."""
+    if not applications:
+        return 0
+    ids = [str(a.id) for a in applications]
+    for application in applications:
+        session.delete(application)
+    session.flush()
+    session.execute(sa.update(AuditLog).where(AuditLog.entity_type == Application.__tablename__,
+                                              AuditLog.entity_id.in_(ids)).values(changes=sa.null()))
+    return len(ids)
+
+
+def purge_declined(session: Session, registry, now: dt.datetime | None = None) -> int:
+    """Erase declined applications older than their club's retention period (daily job)."""
+    from core.settings import get_setting
+
+    now = now or utcnow()
+    declined = session.execute(sa.select(Application).where(Application.status == "declined")
+                               .order_by(Application.org_id), execution_options={"federa_unscoped": True}).scalars()
+    due: list[Application] = []
+    days_of: dict[int, int] = {}
+    for application in declined:
+        if application.org_id not in days_of:
+            org = session.get(Organisation, application.org_id)
+            days_of[application.org_id] = get_setting(session, registry, org, "membership.signup_retention_days")
+        if application.decided_at <= now - dt.timedelta(days=days_of[application.org_id]):
+            due.append(application)
+    return _erase(session, due)
+
+
+def export_person(session: Session, org: Organisation, person: Person) -> list[dict]:
+    rows = session.execute(sa.select(Application).where(Application.person_id == person.id,
+                                                        Application.org_id.in_(subtree_ids(org)))).scalars()
+    return [{"id": a.id, "club_id": a.org_id, "status": a.status, "applied_at": a.created_at.isoformat(),
+             "consent_at": a.consent_at.isoformat(), "decided_at": a.decided_at.isoformat() if a.decided_at else None,
+             "membership_id": a.membership_id} for a in rows]
+
+
+def erase_person(session: Session, org: Organisation, person: Person) -> int:
+    rows = list(session.execute(sa.select(Application).where(
+        Application.person_id == person.id, Application.org_id.in_(subtree_ids(org)))).scalars())
+    return _erase(session, rows)
+
+
+def notify_addresses(session: Session, org: Organisation, settings: FormSettings) -> list[str]:
+    """Who hears of a new application: the addresses in the setting (invalid ones skipped), else the club's
+    contact person."""
+    addresses = []
+    for part in (settings.notify or "").replace(";", ",").split(","):
+        try:
+            addresses.append(validation.email(part))
+        except ValueError:
+            continue
+    if addresses:
+        return list(dict.fromkeys(addresses))
+    return club_admin_addresses(session, org)
+
+
+def club_admin_addresses(session: Session, org: Organisation) -> list[str]:
+    """The club's contact person; without one, its other admins."""
+    rows = session.execute(
+        sa.select(Role.key, User.email).join(RoleAssignment, RoleAssignment.role_id == Role.id)
+        .join(User, User.id == RoleAssignment.user_id)
+        .where(RoleAssignment.org_id == org.id, Role.key.in_(("club_contact", "club_admin")),
+               User.is_active.is_(True)).order_by(User.email)).all()
+    contacts = [email for key, email in rows if key == "club_contact"]
+    return contacts or list(dict.fromkeys(email for _, email in rows))
+
+
+def check_notify(value: str) -> str:
+    """The notify setting as typed on the form page: every address valid, else ValueError naming the bad one."""
+    addresses = []
+    for part in (value or "").replace(";", ",").split(","):
+        if part.strip():
+            try:
+                addresses.append(validation.email(part))
+            except ValueError:
+                raise ValueError(gettext("not a valid e-mail address: %(address)s", address=part.strip())) from None
+    return ", ".join(dict.fromkeys(addresses))
