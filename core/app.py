@@ -9,6 +9,7 @@ from flask_babel import Babel
 from flask_smorest import Api
 from flask_smorest import Blueprint as SmorestBlueprint
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
@@ -71,6 +72,10 @@ def create_app(config: dict | None = None, plugins=()) -> Flask:
     app = Flask("federa", instance_relative_config=False)
     app.config.update(load_config(config))
     app.config["DATA_DIR"].mkdir(parents=True, exist_ok=True)
+    if app.config["PROXY_COUNT"]:
+        # Behind a proxy: the client's own address for login throttling, sign-up limits and the audit log.
+        proxies = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
     _configure_database(app)
     db.init_app(app)
 

@@ -49,6 +49,9 @@ def load_config(overrides: dict | None = None) -> dict:
         "SMTP_STARTTLS": os.environ.get("FEDERA_SMTP_STARTTLS", "1") == "1",
         "MAIL_FROM": os.environ.get("FEDERA_MAIL_FROM", "Federa <no-reply@federa.local>"),
         "BASE_URL": os.environ.get("FEDERA_BASE_URL", "http://127.0.0.1:5000"),
+        # Reverse proxies in front of Federa whose X-Forwarded-For/-Proto/-Host are trusted (0: none, the default;
+        # never more than there are, or clients could pretend to come from any address).
+        "PROXY_COUNT": int(os.environ.get("FEDERA_PROXY_COUNT", "0")),
         # Development/demo mode relaxes a few checks meant for the internet (e.g. http push endpoints on loopback).
         "DEMO_MODE": os.environ.get("FEDERA_DEMO_MODE", "0") == "1",
         # Jobs: in the embedded default a few worker threads run inside the web process.

@@ -530,22 +530,29 @@ class Signup(MethodView):
         return {"status": item.status, "already_received": not new}
 
 
-def application_payload(item, org: Organisation, with_matches: bool = False) -> dict:
+def application_payload(item, org: Organisation, with_matches: bool = False, type_names: dict | None = None,
+                        position: int | None = None) -> dict:
     person = item.person
     payload = {column: getattr(item, column) for column in applications.PERSONAL_FIELDS}
     if person is not None and item.status == "accepted":
         payload.update(first_name=person.first_name, last_name=person.last_name)
     if payload["national_number"] and not see_identifiers(org):
         payload["national_number"] = mask_national_number(payload["national_number"])
-    payload.update(id=item.id, status=item.status, type_id=item.type_id, type_name=services.type_of(db.session, item).name if item.type_id else None,
+    if type_names is None:
+        type_names = {item.type_id: services.type_of(db.session, item).name} if item.type_id else {}
+    payload.update(id=item.id, status=item.status, type_id=item.type_id, type_name=type_names.get(item.type_id),
                    preferred_language=item.preferred_language, created_at=item.created_at, decided_at=item.decided_at,
                    decline_reason=item.decline_reason, person_id=item.person_id, membership_id=item.membership_id,
-                   waiting_position=applications.waiting_position(db.session, item))
+                   waiting_position=position if position is not None else applications.waiting_position(db.session,
+                                                                                                         item))
     if with_matches:
+        try:
+            found, payload["match_problem"] = applications.matches(db.session, org, item), None
+        except applications.NumberOfSomeoneElse as exc:
+            found, payload["match_problem"] = [], exc.message
         payload["matches"] = [{"person_id": m.person.id, "name": m.person.full_name,
                                "birth_date": m.person.birth_date.isoformat() if m.person.birth_date else None,
-                               "certain": m.certain, "in_club": m.in_club}
-                              for m in applications.matches(db.session, org, item)]
+                               "certain": m.certain, "in_club": m.in_club} for m in found]
     return payload
 
 
@@ -556,16 +563,16 @@ class Applications(MethodView):
     @blp.response(200, s.ApplicationPageSchema)
     def get(self, args, org_id):
         """Applications to this club: new ones and the waiting list in order of arrival, decided ones newest
-        first."""
+        first. `waiting_position` is given when listing `status=waiting`."""
         org = _signup_club()
         page = paginate(db.session, applications.applications_query(org, args.get("status")), args["page"],
                         args["page_size"])
-        items = page["items"]
-        for item in items:
-            if item.status != "accepted":
-                applications.record_view(db.session, item)
-        db.session.commit()
-        return {**page, "items": [application_payload(item, org) for item in items]}
+        names = {t.id: t.name for t in services.applicable_types(db.session, org)}
+        first = (args["page"] - 1) * args["page_size"] + 1
+        waiting = args.get("status") == "waiting"
+        return {**page, "items": [application_payload(item, org, type_names=names,
+                                                      position=first + number if waiting else None)
+                                  for number, item in enumerate(page["items"])]}
 
 
 def _application(application_id: int):
@@ -594,7 +601,8 @@ class AcceptApplication(MethodView):
     def post(self, data, org_id, application_id):
         """Make the applicant a member: the person found (`person_id`, one of the matches) or a new one."""
         item = _application(application_id)
-        membership = applications.accept(db.session, g.org, item, data, g.user.id)
+        membership = applications.accept(db.session, g.org, item, data, g.user.id,
+                                         may_link_others=current_access().has("core.people.write", g.org))
         applications.queue_mail(db.session, item, "accepted")
         db.session.commit()
         return membership_payload(membership)

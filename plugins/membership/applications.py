@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from core import validation
 from core.db import utcnow
-from core.models import AuditLog, Organisation, Person, Role, RoleAssignment, User
+from core.models import AuditLog, Organisation, Person
 from core.services import Conflict, DomainError, NotFound
 from core.services import people
 from core.services.organisations import subtree_ids
@@ -53,6 +53,7 @@ ADDRESS_FIELDS = ("street", "house_number", "box", "postal_code", "city", "count
 FILLABLE = ("gender", "email", "phone", "street", "house_number", "box", "postal_code", "city", "country",
             "national_number")
 OPEN = ("new", "waiting")
+UNSCOPED = {"federa_unscoped": True}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -81,14 +82,6 @@ def form_settings(session: Session, registry, org: Organisation) -> FormSettings
         return get_setting(session, registry, org, f"membership.signup_{name}")
 
     return FormSettings(**{name: value(name) for name in FormSettings.__dataclass_fields__})
-
-
-def signup_club(session: Session, org_id: int) -> Organisation:
-    """The club of a sign-up form; NotFound for anything that is not a club."""
-    org = session.get(Organisation, org_id)
-    if org is None or org.kind != "club":
-        raise NotFound(gettext("no such club"))
-    return org
 
 
 def offered_types(session: Session, org: Organisation) -> list[MembershipType]:
@@ -196,14 +189,16 @@ def _truthy(value) -> bool:
     return value is True or (isinstance(value, str) and value.strip().lower() in ("1", "true", "on", "yes"))
 
 
-def _same_application(session: Session, org: Organisation, clean: dict) -> Application | None:
-    """An open application of the same person (names, birth date, e-mail) at this club: a double click or a
-    second try after a time-out."""
-    candidates = session.execute(sa.select(Application).where(
-        Application.org_id == org.id, Application.status.in_(OPEN), Application.birth_date == clean["birth_date"],
-        sa.func.lower(Application.email) == clean["email"].lower())).scalars()
-    wanted = (people.fold(clean["first_name"]), people.fold(clean["last_name"]))
-    return next((a for a in candidates if (people.fold(a.first_name), people.fold(a.last_name)) == wanted), None)
+def dedupe_key(clean: Mapping) -> str:
+    """The same applicant (folded names, birth date, e-mail in any case) gives the same key."""
+    text = "|".join((people.fold(clean["first_name"]), people.fold(clean["last_name"]),
+                     clean["birth_date"].isoformat(), clean["email"].lower()))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _open_with_key(session: Session, org: Organisation, key: str) -> Application | None:
+    return session.execute(sa.select(Application).where(Application.org_id == org.id,
+                                                        Application.dedupe_key == key)).scalar_one_or_none()
 
 
 def submit(session: Session, org: Organisation, settings: FormSettings, data: Mapping, source: str | None = None,
@@ -215,11 +210,12 @@ def submit(session: Session, org: Organisation, settings: FormSettings, data: Ma
     if source is not None:
         since = utcnow() - dt.timedelta(hours=1)
         recent = session.scalar(sa.select(sa.func.count()).select_from(Application).where(
-            Application.source_hash == source, Application.created_at >= since)) or 0
+            Application.source_hash == source, Application.created_at >= since), execution_options=UNSCOPED) or 0
         if recent >= MAX_PER_HOUR:
             raise TooManyApplications(gettext("too many applications from this address; please try again later"))
     clean = clean_application(session, org, settings, data, today)
-    existing = _same_application(session, org, clean)
+    key = dedupe_key(clean)
+    existing = _open_with_key(session, org, key)
     if existing is not None:
         return existing, False
     status = "new"
@@ -228,9 +224,21 @@ def submit(session: Session, org: Organisation, settings: FormSettings, data: Ma
         status = "waiting"
     elif full:
         raise FormClosed(gettext("this club is full and takes no new members at the moment"))
-    application = Application(org_id=org.id, status=status, consent_at=utcnow(), source_hash=source, **clean)
-    session.add(application)
-    session.flush()
+    application = Application(org_id=org.id, status=status, consent_at=utcnow(), source_hash=source, dedupe_key=key,
+                              **clean)
+    try:
+        with session.begin_nested():  # the same application arriving at this very moment: keep the first
+            session.add(application)
+            session.flush()
+    except sa.exc.IntegrityError:
+        existing = _open_with_key(session, org, key)
+        if existing is None:
+            raise
+        return existing, False
+    # Anyone may fill in the form: the audit entry keeps no client address (the keyed hash above is enough).
+    session.execute(sa.update(AuditLog).where(
+        AuditLog.entity_type == Application.__tablename__, AuditLog.entity_id == str(application.id),
+        AuditLog.user_id.is_(None)).values(ip=None))
     return application, True
 
 
@@ -283,21 +291,37 @@ def waiting_position(session: Session, application: Application) -> int | None:
 
 @dataclass(frozen=True)
 class Match:
-    """An existing person the applicant may be: `certain` for the same national register number."""
+    """An existing person the applicant may be: `certain` for the same national register number (and name);
+    `in_club` when the person is already known in the club (or below it)."""
 
     person: Person
     certain: bool
     in_club: bool
 
 
+class NumberOfSomeoneElse(Conflict):
+    """The national register number typed on the form belongs to a person with another name."""
+
+
+def _same_name(person: Person, application: Application) -> bool:
+    return ((people.fold(person.first_name), people.fold(person.last_name))
+            == (people.fold(application.first_name), people.fold(application.last_name)))
+
+
 def matches(session: Session, org: Organisation, application: Application) -> list[Match]:
-    """People the applicant may already be, for the admin to choose from (names and birth date only)."""
+    """People the applicant may already be, for the admin to choose from. The same national register number
+    is the same person only with the same name; under another name it is reported (`NumberOfSomeoneElse`),
+    never shown, so the form cannot be used to find out whose number it is."""
     if application.status not in OPEN:
         return []
     found: list[tuple[Person, bool]] = []
     if application.national_number:
         person = people.find_by_national_number(session, application.national_number)
         if person is not None:
+            if not _same_name(person, application):
+                raise NumberOfSomeoneElse(gettext(
+                    "the national register number on this application belongs to a person with another name: "
+                    "check it with the applicant, then add the member yourself or decline"), field="person_id")
             found.append((person, True))
     if not found:
         found = [(p, False) for p in people.probable_duplicates(session, application.first_name,
@@ -313,39 +337,57 @@ def _open_or_conflict(application: Application) -> None:
         raise Conflict(gettext("this application has already been decided"), field="status")
 
 
+def _claim(session: Session, application: Application, status: str) -> None:
+    """Move an open application to `status` in one conditional statement: of two admins (or two clicks) deciding
+    at the same moment, one wins and the other gets a Conflict, never a second person or membership."""
+    claimed = session.execute(sa.update(Application).where(
+        Application.id == application.id, Application.status.in_(OPEN)).values(status=status, dedupe_key=None)
+        .execution_options(synchronize_session=False)).rowcount
+    if not claimed:
+        raise Conflict(gettext("this application has already been decided"), field="status")
+    session.refresh(application)
+
+
 def put_on_waiting_list(session: Session, application: Application) -> Application:
-    _open_or_conflict(application)
+    if application.status != "new":
+        raise Conflict(gettext("only a new application can go on the waiting list"), field="status")
     application.status = "waiting"
     session.flush()
     return application
 
 
 def accept(session: Session, org: Organisation, application: Application, data: Mapping, user_id: int | None,
-           today: dt.date | None = None) -> Membership:
-    """Make the applicant a member: `person_id` (one of `matches`) or `new_person` (when there are probable
-    duplicates, the admin must say which), `type_id` (default: the type asked for), `starts_on` (default
-    today). All or nothing."""
+           may_link_others: bool = True, today: dt.date | None = None) -> Membership:
+    """Make the applicant a member: `person_id` one of `matches`, or "new" (required when there are probable
+    duplicates: the admin says it is someone else), `type_id` (default: the type asked for), `starts_on`
+    (default today), `custom_fields` for a new person. All or nothing.
+
+    Linking a person not yet known in the club needs `may_link_others` (core.people.write). Only a person the
+    club already knows gets empty contact fields filled in from the form; anyone else's record stays as it is."""
     today = today or dt.date.today()
     _open_or_conflict(application)
     found = matches(session, org, application)
-    chosen_id = data.get("person_id")
-    new_person = _truthy(data.get("new_person"))
-    if chosen_id not in (None, ""):
+    chosen = data.get("person_id")
+    new_person = chosen == "new" or _truthy(data.get("new_person"))
+    if chosen not in (None, "", "new"):
         try:
-            chosen_id = int(chosen_id)
+            chosen = int(chosen)
         except (TypeError, ValueError):
             raise DomainError(gettext("not a person this application may be"), field="person_id") from None
-        match = next((m for m in found if m.person.id == chosen_id), None)
+        match = next((m for m in found if m.person.id == chosen), None)
         if match is None:
             raise DomainError(gettext("not a person this application may be"), field="person_id")
+        if not match.in_club and not may_link_others:
+            raise DomainError(gettext("adding a person from another organisation needs the right to manage people"),
+                              field="person_id")
+        _claim(session, application, "accepted")
         person = match.person
+        if match.in_club:
+            for key in FILLABLE:
+                value = getattr(application, key)
+                if value and not getattr(person, key):
+                    setattr(person, key, value)
         services.ensure_link(session, person.id, org.id)
-        for key in FILLABLE:
-            value = getattr(application, key)
-            if value and not getattr(person, key):
-                if key == "national_number" and people.find_by_national_number(session, value) is not None:
-                    continue
-                setattr(person, key, value)
     elif any(m.certain for m in found):
         raise Conflict(gettext("a person with this national register number exists: accept the application for "
                                "that person"), field="person_id", existing_person_id=found[0].person.id)
@@ -356,17 +398,19 @@ def accept(session: Session, org: Organisation, application: Application, data: 
     else:
         values = {key: getattr(application, key) for key in (*FILLABLE, "first_name", "last_name", "birth_date",
                                                                "preferred_language") if getattr(application, key)}
-        person = people.create_person(session, org, values, confirm_duplicate=True)
+        _claim(session, application, "accepted")
+        person = people.create_person(session, org, {**values, "custom_fields": data.get("custom_fields") or {}},
+                                      confirm_duplicate=True)
     membership = services.add_membership(session, org, person, {
         "type_id": data.get("type_id") or application.type_id, "starts_on": data.get("starts_on") or today},
         today=today)
-    application.status = "accepted"
     application.person_id = person.id
     application.membership_id = membership.id
     application.decided_at = utcnow()
     application.decided_by_id = user_id
     for key in PERSONAL_FIELDS:
-        setattr(application, key, None)
+        if key != "email":  # kept for the welcome e-mail: the address the applicant gave
+            setattr(application, key, None)
     session.flush()
     # The trail of the application (who applied, with what) now belongs to the person's GDPR record.
     session.execute(sa.update(AuditLog).where(
@@ -380,7 +424,7 @@ def decline(session: Session, application: Application, reason: str | None, user
     reason = (reason or "").strip() or None
     if reason and len(reason) > REASON_MAX:
         raise DomainError(gettext("at most %(count)s characters", count=REASON_MAX), field="reason")
-    application.status = "declined"
+    _claim(session, application, "declined")
     application.decline_reason = reason
     application.decided_at = utcnow()
     application.decided_by_id = user_id
@@ -445,38 +489,31 @@ def erase_person(session: Session, org: Organisation, person: Person) -> int:
     return _erase(session, rows)
 
 
-def notify_addresses(session: Session, org: Organisation, settings: FormSettings) -> list[str]:
-    """Who hears of a new application: the addresses in the setting (invalid ones skipped), else the club's
-    contact person."""
-    addresses = []
-    for part in (settings.notify or "").replace(";", ",").split(","):
-        try:
-            addresses.append(validation.email(part))
-        except ValueError:
-            continue
+def notify_recipients(session: Session, org: Organisation, settings: FormSettings) -> list[tuple[str, str]]:
+    """(address, language) of who hears of a new application: the addresses of the setting (invalid ones
+    skipped; in Dutch), else the club's contact person, else its admins (each in their own language)."""
+    addresses = _addresses(settings.notify or "", strict=False)
     if addresses:
-        return list(dict.fromkeys(addresses))
-    return club_admin_addresses(session, org)
+        return [(address, "nl") for address in addresses]
+    users = [user for _, user in services.contact_people(session, [org.id])]
+    users = users or [user for _, user in services.contact_people(session, [org.id], roles=("club_admin",))]
+    return list({user.email: (user.email, user.person.preferred_language or "nl") for user in users
+                 if user.email}.values())
 
 
-def club_admin_addresses(session: Session, org: Organisation) -> list[str]:
-    """The club's contact person; without one, its other admins."""
-    rows = session.execute(
-        sa.select(Role.key, User.email).join(RoleAssignment, RoleAssignment.role_id == Role.id)
-        .join(User, User.id == RoleAssignment.user_id)
-        .where(RoleAssignment.org_id == org.id, Role.key.in_(("club_contact", "club_admin")),
-               User.is_active.is_(True)).order_by(User.email)).all()
-    contacts = [email for key, email in rows if key == "club_contact"]
-    return contacts or list(dict.fromkeys(email for _, email in rows))
+def _addresses(value: str, strict: bool) -> list[str]:
+    found = []
+    for part in value.replace(";", ",").split(","):
+        if not part.strip():
+            continue
+        try:
+            found.append(validation.email(part))
+        except ValueError:
+            if strict:
+                raise ValueError(gettext("not a valid e-mail address: %(address)s", address=part.strip())) from None
+    return list(dict.fromkeys(found))
 
 
 def check_notify(value: str) -> str:
     """The notify setting as typed on the form page: every address valid, else ValueError naming the bad one."""
-    addresses = []
-    for part in (value or "").replace(";", ",").split(","):
-        if part.strip():
-            try:
-                addresses.append(validation.email(part))
-            except ValueError:
-                raise ValueError(gettext("not a valid e-mail address: %(address)s", address=part.strip())) from None
-    return ", ".join(dict.fromkeys(addresses))
+    return ", ".join(_addresses(value or "", strict=True))

@@ -204,10 +204,18 @@ class Application(Base, OrgScoped):
     erased after the retention period (`membership.signup_retention_days`)."""
 
     __tablename__ = "membership_application"
-    __table_args__ = (sa.Index("ix_membership_application_org_status", "org_id", "status", "created_at"),)
+    __table_args__ = (
+        sa.Index("ix_membership_application_org_status", "org_id", "status", "created_at"),
+        # One open application per applicant and club, whatever arrives at the same moment (a double click).
+        sa.UniqueConstraint("org_id", "dedupe_key"),
+        # Ids are never reused (SQLite would reuse the last one after a purge): jobs and audit entries name them.
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[intpk]
     status: Mapped[str] = mapped_column(sa.String(10), default="new")
+    # The applicant's folded names, birth date and e-mail while the application is open; cleared on the decision.
+    dedupe_key: Mapped[Optional[str]] = mapped_column(sa.String(64))
     type_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("membership_type.id", ondelete="SET NULL"))
     first_name: Mapped[Optional[str]] = mapped_column(sa.String(100))
     last_name: Mapped[Optional[str]] = mapped_column(sa.String(100))

@@ -290,6 +290,8 @@ class ApplicationSchema(ApplicantSchema):
     decline_reason = ma.fields.String(allow_none=True)
     person_id = ma.fields.Integer(allow_none=True)
     membership_id = ma.fields.Integer(allow_none=True)
+    match_problem = ma.fields.String(allow_none=True, metadata={
+        "description": "why the application cannot be matched to a person (a national number of someone else)"})
     matches = ma.fields.List(ma.fields.Dict(), metadata={
         "description": "existing people the applicant may be: {person_id, name, birth_date, certain, in_club}"})
 
@@ -303,6 +305,8 @@ class ApplicationListArgsSchema(PageArgs):
 
 class AcceptSchema(ma.Schema):
     person_id = ma.fields.Integer(allow_none=True, metadata={"description": "one of the application's matches"})
+    custom_fields = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Raw(), metadata={
+        "description": "custom field values for a new person (required fields must be given)"})
     new_person = ma.fields.Boolean(load_default=False, metadata={
         "description": "the applicant is none of the matches: create a new person"})
     type_id = ma.fields.Integer(allow_none=True, metadata={"description": "default: the type applied for"})

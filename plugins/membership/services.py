@@ -1143,12 +1143,14 @@ def confirm_cleanup(session: Session, club: Organisation, user_id: int | None, t
     return done
 
 
-def contact_people(session: Session, club_ids: list[int]) -> list[tuple[int, User]]:
-    """(club id, user) of the contact person of each club."""
+def contact_people(session: Session, club_ids: list[int], roles: tuple[str, ...] = ("club_contact",)
+                   ) -> list[tuple[int, User]]:
+    """(club id, user) of the contact person of each club (or of whoever holds one of `roles` there)."""
     return [(org_id, user) for org_id, user in session.execute(
         sa.select(RoleAssignment.org_id, User).join(User, User.id == RoleAssignment.user_id)
         .join(Role, Role.id == RoleAssignment.role_id)
-        .where(Role.key == "club_contact", RoleAssignment.org_id.in_(club_ids), User.is_active.is_(True))).all()]
+        .where(Role.key.in_(roles), RoleAssignment.org_id.in_(club_ids), User.is_active.is_(True))
+        .order_by(User.email)).all()]
 
 
 def record_export(session: Session, org: Organisation, what: str, count: int, filters: Mapping) -> None:

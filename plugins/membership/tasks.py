@@ -88,7 +88,8 @@ def close_ended_job(ctx):
 
 def application_mail_job(ctx, application_id: int, kind: str):
     """One e-mail about an application: "received" (to the applicant), "new" (to the club), "accepted" (the
-    welcome to the new member) or "declined". Enqueued with an idempotency key per application and kind."""
+    welcome to the new member) or "declined". Enqueued with an idempotency key per application and kind; it
+    may run after the club decided (a busy worker), so an accepted application's names come from the person."""
     from core.auth import external_url
     from plugins.membership import applications
     from plugins.membership.models import Application
@@ -98,33 +99,33 @@ def application_mail_job(ctx, application_id: int, kind: str):
     if application is None or application.org_id != ctx.org.id:
         return {"sent": 0}  # erased in the meantime
     settings = applications.form_settings(session, ctx.app.extensions["federa"].settings, ctx.org)
-    context = {"club_name": ctx.org.name, "first_name": application.first_name, "last_name": application.last_name,
+    person = application.person
+    first_name = person.first_name if person is not None else application.first_name
+    last_name = person.last_name if person is not None else application.last_name
+    context = {"club_name": ctx.org.name, "first_name": first_name, "last_name": last_name,
                "type_name": services.type_of(session, application).name if application.type_id else None,
                "waiting": application.status == "waiting"}
-    lang = application.preferred_language
+    applicant = [(application.email, application.preferred_language)] if application.email else []
     if kind == "received":
-        recipients = [application.email] if application.email else []
+        recipients = applicant
         context["text"] = settings.confirmation_text
     elif kind == "new":
-        recipients = applications.notify_addresses(session, ctx.org, settings)
+        recipients = applications.notify_recipients(session, ctx.org, settings)
         context["url"] = external_url("membership_web.application", org_id=ctx.org.id,
                                       application_id=application.id)
-        lang = "nl"
     elif kind == "accepted":
-        person = application.person
         membership = session.get(Membership, application.membership_id) if application.membership_id else None
-        if person is None or membership is None:
+        if membership is None:
             return {"sent": 0}
-        recipients = [person.email] if person.email else []
-        context.update(first_name=person.first_name, type_name=services.type_of(session, membership).name, starts_on=membership.starts_on,
+        recipients = applicant
+        context.update(type_name=services.type_of(session, membership).name, starts_on=membership.starts_on,
                        text=settings.welcome_text)
-        lang = person.preferred_language or lang
     elif kind == "declined":
-        recipients = [application.email] if application.email else []
+        recipients = applicant
         context["reason"] = application.decline_reason
     else:
         raise JobFailed(f"unknown kind of application mail: {kind}")
-    for address in recipients:
+    for address, lang in recipients:
         mail.send_mail(address, f"membership/application_{kind}", context, lang=lang)
     return {"sent": len(recipients)}
 

@@ -641,6 +641,16 @@ def _form_settings() -> "applications.FormSettings":
     return applications.form_settings(db.session, federa().settings, g.org)
 
 
+def _required_fields(org: Organisation) -> list:
+    """The custom fields a new person must have in this organisation (asked when accepting an application)."""
+    return [f for f in cf.applicable_fields(db.session, org) if f.required]
+
+
+def _custom_values(form, fields) -> dict:
+    return {f.key: ("true" if form.get(f"cf.{f.key}") else "false") if f.field_type == "bool"
+            else form.get(f"cf.{f.key}", "") for f in fields}
+
+
 def _type_names(org: Organisation) -> dict[int, str]:
     return {t.id: t.name for t in services.applicable_types(db.session, org)}
 
@@ -682,7 +692,9 @@ def application(org_id: int, application_id: int):
         action = request.form.get("action")
         try:
             if action == "accept":
-                membership = applications.accept(db.session, org, item, request.form, g.user.id)
+                data = {**request.form, "custom_fields": _custom_values(request.form, _required_fields(org))}
+                membership = applications.accept(db.session, org, item, data, g.user.id,
+                                                 may_link_others=can("core.people.write"))
                 applications.queue_mail(db.session, item, "accepted")
                 message = _("%(name)s is now a member.", name=membership.person.full_name)
             elif action == "decline":
@@ -708,8 +720,16 @@ def application(org_id: int, application_id: int):
     if request.method == "GET" and item.status != "accepted":
         applications.record_view(db.session, item)
         db.session.commit()
+    try:
+        found, number_problem = applications.matches(db.session, org, item), None
+    except applications.NumberOfSomeoneElse as exc:
+        found, number_problem = [], exc.message
     return render_template("membership/application.html", org=org, item=item, values=values, errors=errors,
-                           matches=applications.matches(db.session, org, item),
+                           matches=found, number_problem=number_problem,
+                           required_fields=_required_fields(org),
+                           shown_errors={k: v for k, v in errors.items()
+                                         if k not in ("person_id", "type_id", "starts_on", "reason")
+                                         and not k.startswith("custom_fields.")},
                            position=applications.waiting_position(db.session, item),
                            types=applications.offered_types(db.session, org), can_write=can(perms.WRITE),
                            type_names=_type_names(org), shown_number=item.national_number if can("core.people.national_number")
@@ -791,9 +811,10 @@ def signup(org_id: int):
     errors: dict = {}
     values = dict(request.form) if request.method == "POST" else {}
     closed = None
+    full = settings.open and applications.is_full(db.session, org, settings)
     if not settings.open:
         closed = _("This club does not take applications online at the moment.")
-    elif not settings.waiting_list and applications.is_full(db.session, org, settings):
+    elif not settings.waiting_list and full:
         closed = _("This club is full and takes no new members at the moment.")
     if closed:
         return render_template("membership/signup_closed.html", org=org, message=closed), 404
@@ -815,6 +836,7 @@ def signup(org_id: int):
             return redirect(url_for("membership_public.signup_sent", org_id=org.id,
                                     waiting=1 if item.status == "waiting" else None))
     return render_template("membership/signup.html", org=org, settings=settings, values=values, errors=errors,
+                           waits=settings.waiting_list and (settings.capacity == 0 or full),
                            types=applications.offered_types(db.session, org)), (422 if errors else 200)
 
 

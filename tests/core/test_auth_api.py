@@ -169,3 +169,27 @@ def test_a_new_password_revokes_every_api_token(client, make):
     assert response.status_code == 401
     token = client.post("/api/v1/auth/token", json={"email": "pw@example.org", "password": "another-secret-1"})
     assert token.status_code == 201
+
+
+@pytest.fixture(scope="module")
+def proxied_app(make_app):
+    return make_app(LOGIN_MAX_FAILURES_PER_ACCOUNT=50, LOGIN_MAX_FAILURES_PER_IP=3, PROXY_COUNT=1)
+
+
+def test_behind_a_proxy_each_client_has_its_own_limit(proxied_app):
+    """With FEDERA_PROXY_COUNT=1 the client's address comes from X-Forwarded-For: one client's failures do
+    not lock out everyone behind the same proxy."""
+    _clean(proxied_app)
+    with proxied_app.app_context():
+        Factory(db.session).user("jan@example.org")
+        client = proxied_app.test_client()
+        first, second = {"X-Forwarded-For": "203.0.113.7"}, {"X-Forwarded-For": "203.0.113.8"}
+        for number in range(3):
+            client.post("/api/v1/auth/token", headers=first, json={"email": f"x{number}@example.org", "password": "x"})
+        r = client.post("/api/v1/auth/token", headers=first, json={"email": "jan@example.org", "password": "secret-pass"})
+        assert r.status_code == 429
+        r = client.post("/api/v1/auth/token", headers=second,
+                        json={"email": "jan@example.org", "password": "secret-pass"})
+        assert r.status_code == 201
+        assert set(db.session.execute(sa.select(LoginAttempt.ip)).scalars()) == {"203.0.113.7", "203.0.113.8"}
+        db.session.remove()

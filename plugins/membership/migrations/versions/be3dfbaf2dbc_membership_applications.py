@@ -20,6 +20,7 @@ def upgrade() -> None:
     op.create_table('membership_application',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('dedupe_key', sa.String(length=64), nullable=True),
     sa.Column('type_id', sa.Integer(), nullable=True),
     sa.Column('first_name', sa.String(length=100), nullable=True),
     sa.Column('last_name', sa.String(length=100), nullable=True),
@@ -51,7 +52,9 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['org_id'], ['organisation.id'], name=op.f('fk_membership_application_org_id_organisation'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_membership_application_person_id_person'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['type_id'], ['membership_type.id'], name=op.f('fk_membership_application_type_id_membership_type'), ondelete='SET NULL'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_membership_application'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_membership_application')),
+    sa.UniqueConstraint('org_id', 'dedupe_key', name=op.f('uq_membership_application_org_id_dedupe_key')),
+    sqlite_autoincrement=True
     )
     op.create_index(op.f('ix_membership_application_org_id'), 'membership_application', ['org_id'], unique=False)
     op.create_index('ix_membership_application_org_status', 'membership_application', ['org_id', 'status', 'created_at'], unique=False)
