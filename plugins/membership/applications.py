@@ -15,7 +15,8 @@ membership admin decides, because nobody who merely fills in a form may change a
   its audit trail is attached to the person so their GDPR export and erasure include it.
 - Declining: with an optional reason for the applicant; the application is erased (and its audit entries
   stripped of their values) `membership.signup_retention_days` after the decision by the daily
-  `membership.purge_applications` job.
+  `membership.purge_applications` job, which also erases applications nobody decided on for
+  `membership.signup_undecided_days` (a year by default: a waiting list is not kept for ever).
 
 E-mails (confirmation to the applicant, notice to the club, welcome, decline) go out as jobs after commit,
 each at most once per application (idempotency keys).
@@ -73,6 +74,7 @@ class FormSettings:
     welcome_text: str
     notify: str
     retention_days: int
+    undecided_days: int
 
 
 def form_settings(session: Session, registry, org: Organisation) -> FormSettings:
@@ -419,6 +421,24 @@ def accept(session: Session, org: Organisation, application: Application, data: 
     return membership
 
 
+def invite_to_app(session: Session, org: Organisation, application: Application, registry, granter,
+                  inviter_name: str | None) -> str | None:
+    """Give the new member the member role in the club, and a login with an invitation to set a password when
+    they have none, so they find their membership, documents and invoices in the member app. Best effort:
+    returns why not (an e-mail address another login already uses ...) instead of undoing the acceptance."""
+    from core.permissions import MEMBER
+    from core.services import users
+
+    person = application.person
+    try:
+        with session.begin_nested():
+            users.grant_role(session, org, registry, role=users.builtin_role(session, MEMBER), person_id=person.id,
+                             email=person.email or application.email, granter=granter, inviter_name=inviter_name)
+    except DomainError as exc:
+        return exc.message
+    return None
+
+
 def decline(session: Session, application: Application, reason: str | None, user_id: int | None) -> Application:
     _open_or_conflict(application)
     reason = (reason or "").strip() or None
@@ -457,20 +477,27 @@ def _erase(session: Session, applications: list[Application]) -> int:
     return len(ids)
 
 
-def purge_declined(session: Session, registry, now: dt.datetime | None = None) -> int:
-    """Erase declined applications older than their club's retention period (daily job)."""
+def purge_applications(session: Session, registry, now: dt.datetime | None = None) -> int:
+    """Erase, per club's settings, declined applications older than their retention period and applications
+    nobody decided on for longer than `membership.signup_undecided_days` (daily job)."""
     from core.settings import get_setting
 
     now = now or utcnow()
-    declined = session.execute(sa.select(Application).where(Application.status == "declined")
-                               .order_by(Application.org_id), execution_options={"federa_unscoped": True}).scalars()
+    rows = session.execute(sa.select(Application).where(Application.status != "accepted")
+                           .order_by(Application.org_id), execution_options=UNSCOPED).scalars()
     due: list[Application] = []
-    days_of: dict[int, int] = {}
-    for application in declined:
+    days_of: dict[int, tuple[int, int]] = {}
+    for application in rows:
         if application.org_id not in days_of:
             org = session.get(Organisation, application.org_id)
-            days_of[application.org_id] = get_setting(session, registry, org, "membership.signup_retention_days")
-        if application.decided_at <= now - dt.timedelta(days=days_of[application.org_id]):
+            days_of[application.org_id] = (
+                get_setting(session, registry, org, "membership.signup_retention_days"),
+                get_setting(session, registry, org, "membership.signup_undecided_days"))
+        declined_days, undecided_days = days_of[application.org_id]
+        if application.status == "declined":
+            if application.decided_at <= now - dt.timedelta(days=declined_days):
+                due.append(application)
+        elif application.created_at <= now - dt.timedelta(days=undecided_days):
             due.append(application)
     return _erase(session, due)
 

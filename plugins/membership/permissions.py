@@ -62,9 +62,13 @@ SIGNUP_SETTINGS = [
                 description=_l("Added to the e-mail a new member gets when the application is accepted."),
                 write_permission=WRITE),
     SettingSpec("membership.signup_notify", _l("Sign-up form: who hears of a new application"), "", str,
-                description=_l("E-mail addresses, separated by commas; empty: the club's contact person (or its admins)."),
+                description=_l("E-mail addresses, separated by commas; empty: the club's contact person "
+                               "(or its admins)."),
                 write_permission=WRITE),
     SettingSpec("membership.signup_retention_days", _l("Sign-up form: days a declined application is kept"), 90, int,
                 min_value=0, max_value=3650, write_permission=WRITE),
+    SettingSpec("membership.signup_undecided_days", _l("Sign-up form: days an application nobody decides on is kept"),
+                365, int, description=_l("Also on the waiting list: after this the applicant's data are erased."),
+                min_value=30, max_value=3650, write_permission=WRITE),
 ]
 SETTINGS += SIGNUP_SETTINGS

@@ -131,10 +131,10 @@ def application_mail_job(ctx, application_id: int, kind: str):
 
 
 def purge_applications_job(ctx):
-    """Daily: erase declined applications past their club's retention period."""
+    """Daily: erase declined applications past their club's retention period, and those never decided."""
     from plugins.membership import applications
 
-    return {"erased": applications.purge_declined(ctx.session, ctx.app.extensions["federa"].settings)}
+    return {"erased": applications.purge_applications(ctx.session, ctx.app.extensions["federa"].settings)}
 
 
 JOBS = [

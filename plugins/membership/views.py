@@ -25,7 +25,7 @@ from core.jobs import job_runner
 from core.models import Organisation, Person
 from core.services import Conflict, DomainError, NotFound
 from core.services import custom_fields as cf
-from core.services import people
+from core.services import people, users
 from core.settings import get_setting
 from core.validation import mask_national_number
 from core.web.guard import can, require
@@ -697,6 +697,17 @@ def application(org_id: int, application_id: int):
                                                  may_link_others=can("core.people.write"))
                 applications.queue_mail(db.session, item, "accepted")
                 message = _("%(name)s is now a member.", name=membership.person.full_name)
+                if request.form.get("invite") and can("core.roles.write"):
+                    access = current_access()
+                    problem = applications.invite_to_app(
+                        db.session, org, item, federa().permissions,
+                        users.Granter(held=access.held_permissions(org), is_platform_admin=access.is_platform_admin),
+                        g.user.person.full_name)
+                    if problem:
+                        flash(_("No invitation to the member app: %(reason)s", reason=problem), "warning")
+                    else:
+                        message = _("%(name)s is now a member and can use the member app.",
+                                    name=membership.person.full_name)
             elif action == "decline":
                 applications.decline(db.session, item, request.form.get("reason"), g.user.id)
                 if request.form.get("tell_applicant"):
@@ -732,12 +743,14 @@ def application(org_id: int, application_id: int):
                                          and not k.startswith("custom_fields.")},
                            position=applications.waiting_position(db.session, item),
                            types=applications.offered_types(db.session, org), can_write=can(perms.WRITE),
-                           type_names=_type_names(org), shown_number=item.national_number if can("core.people.national_number")
+                           type_names=_type_names(org), can_invite=can("core.roles.write"),
+                           shown_number=item.national_number if can("core.people.national_number")
                            else mask_national_number(item.national_number)), (422 if errors else 200)
 
 
 SIGNUP_FORM_FIELDS = ("open", "waiting_list", "capacity", "ask_address", "ask_phone", "ask_national_number", "intro",
-                      "privacy_url", "confirmation_text", "welcome_text", "notify", "retention_days")
+                      "privacy_url", "confirmation_text", "welcome_text", "notify", "retention_days",
+                      "undecided_days")
 
 
 @web.route("/applications/form", methods=["GET", "POST"])

@@ -186,7 +186,8 @@ def test_behind_a_proxy_each_client_has_its_own_limit(proxied_app):
         first, second = {"X-Forwarded-For": "203.0.113.7"}, {"X-Forwarded-For": "203.0.113.8"}
         for number in range(3):
             client.post("/api/v1/auth/token", headers=first, json={"email": f"x{number}@example.org", "password": "x"})
-        r = client.post("/api/v1/auth/token", headers=first, json={"email": "jan@example.org", "password": "secret-pass"})
+        r = client.post("/api/v1/auth/token", headers=first,
+                        json={"email": "jan@example.org", "password": "secret-pass"})
         assert r.status_code == 429
         r = client.post("/api/v1/auth/token", headers=second,
                         json={"email": "jan@example.org", "password": "secret-pass"})

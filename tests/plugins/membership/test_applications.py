@@ -381,9 +381,9 @@ def test_declining_tells_the_applicant_and_the_data_go_after_the_retention_perio
     (message,) = outbox()
     assert "Onze ploegen zijn volzet." in message.text
     registry = ctx.extensions["federa"].settings
-    assert applications.purge_declined(db.session, registry, now=dt.datetime.now(dt.timezone.utc)) == 0
+    assert applications.purge_applications(db.session, registry, now=dt.datetime.now(dt.timezone.utc)) == 0
     later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=31)
-    assert applications.purge_declined(db.session, registry, now=later) == 1
+    assert applications.purge_applications(db.session, registry, now=later) == 1
     db.session.commit()
     assert stored() == []
     entries = db.session.execute(sa.select(AuditLog).where(AuditLog.entity_type == "membership_application")).scalars()
@@ -392,6 +392,11 @@ def test_declining_tells_the_applicant_and_the_data_go_after_the_retention_perio
     send(client, world.club_a, type_id=str(world.adult.id))
     (again,) = stored()
     assert again.id != item.id and len(outbox()) == 2
+    # Nobody decides on it: a year later it goes too (a waiting list is not kept for ever).
+    assert applications.purge_applications(db.session, registry, now=later) == 0
+    assert applications.purge_applications(db.session, registry, now=later + dt.timedelta(days=366)) == 1
+    db.session.commit()
+    assert stored() == []
 
 
 def test_applications_stay_in_their_club(client, world, make):
@@ -421,13 +426,14 @@ def test_the_club_sets_up_its_form_and_finds_its_applications(client, world):
     token = CSRF.search(page).group(1)
     r = client.post(base + "/form", data={"csrf_token": token, "open": "1", "ask_phone": "1", "capacity": "abc",
                                           "notify": "a@example.org, geen-adres", "retention_days": "90",
+                                          "undecided_days": "365",
                                           "privacy_url": "javascript:alert(1)"})
     assert r.status_code == 422
     html = r.get_data(as_text=True)
     assert "geen-adres" in html and "https://" in html
     assert client.get(join(world.club_a)).status_code == 404  # nothing saved
     r = client.post(base + "/form", data={"csrf_token": token, "open": "1", "ask_phone": "1", "capacity": "0",
-                                          "notify": "a@example.org", "retention_days": "90",
+                                          "notify": "a@example.org", "retention_days": "90", "undecided_days": "365",
                                           "intro": "Welkom bij SK Gent!", "privacy_url": "https://skgent.be/privacy"})
     assert r.status_code == 302
     form = client.get(join(world.club_a)).get_data(as_text=True)
@@ -505,10 +511,42 @@ def test_what_the_club_leaves_as_it_is_stays_inherited_from_the_federation(clien
     page = client.get(url).get_data(as_text=True)
     assert 'value="60"' in page and "Welkom bij onze federatie." in page
     r = client.post(url, data={"csrf_token": CSRF.search(page).group(1), "open": "1", "ask_address": "1",
-                               "ask_phone": "1", "capacity": "0", "retention_days": "60",
+                               "ask_phone": "1", "capacity": "0", "retention_days": "60", "undecided_days": "365",
                                "intro": "Welkom bij onze federatie.", "notify": "", "privacy_url": ""})
     assert r.status_code == 302
     configure(world.fed, retention_days=30)
     registry = current_app.extensions["federa"].settings
     settings = applications.form_settings(db.session, registry, world.club_a)
     assert (settings.open, settings.retention_days, settings.intro) == (True, 30, "Welkom bij onze federatie.")
+
+
+def test_the_new_member_is_invited_to_the_member_app(client, world, make):
+    from core.models import RoleAssignment, User
+
+    configure(world.club_a, open=True)
+    send(client, world.club_a, type_id=str(world.adult.id))
+    send(client, world.club_a, type_id=str(world.adult.id), first_name="Tom", email="sec@example.org")
+    els, tom = stored()
+    outbox()
+    web_login(client, "admin-a@example.org")  # a club admin without the right to give roles: no invitation
+    assert 'name="invite"' not in client.get(f"/o/{world.club_a.id}/membership/applications/{els.id}").get_data(
+        as_text=True)
+    client.get("/logout")
+    web_login(client, "sec@example.org")
+    for item in (els, tom):
+        url = f"/o/{world.club_a.id}/membership/applications/{item.id}"
+        page = client.get(url).get_data(as_text=True)
+        assert 'name="invite" value="1" checked' in page
+        r = client.post(url, data={"csrf_token": CSRF.search(page).group(1), "action": "accept", "invite": "1",
+                                   "type_id": str(world.adult.id), "starts_on": "2026-01-01"}, follow_redirects=True)
+        assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    # Tom's address is already another login's: he is a member all the same, without an invitation.
+    assert "No invitation to the member app" in html and "already exists" in html
+    (person,) = els_people()
+    user = db.session.execute(sa.select(User).where(User.person_id == person.id)).scalar_one()
+    assert user.email == "els@example.org"
+    assert db.session.execute(sa.select(RoleAssignment).where(
+        RoleAssignment.user_id == user.id, RoleAssignment.org_id == world.club_a.id)).scalar_one().role.key == "member"
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Membership)) == 2
+    assert sorted(m.to for m in outbox()) == ["els@example.org", "els@example.org", "sec@example.org"]
