@@ -22,7 +22,7 @@ from core.gates import federa, is_enabled, public_endpoint
 from core.jobs import job_runner
 from core.models import Organisation, Person
 from core.services import DomainError, NotFound
-from core.services import people
+from core.services import people, users
 from core.validation import mask_iban, mask_national_number
 from plugins.membership import applications, exports, imports, services
 from plugins.membership import permissions as perms
@@ -596,16 +596,27 @@ class ApplicationResource(MethodView):
 class AcceptApplication(MethodView):
     @blp.requires(perms.WRITE)
     @blp.arguments(s.AcceptSchema)
-    @blp.response(201, s.MembershipSchema)
+    @blp.response(201, s.AcceptedSchema)
     @blp.alt_response(409, description="Decided already, or the admin must choose among existing people")
     def post(self, data, org_id, application_id):
-        """Make the applicant a member: the person found (`person_id`, one of the matches) or a new one."""
+        """Make the applicant a member: the person found (`person_id`, one of the matches) or a new one;
+        with `invite_to_app`, invite them to the member app too (best effort: `invitation` says why not)."""
+        access = current_access()
+        if data.get("invite_to_app") and not access.has("core.roles.write", g.org):
+            error(403, "inviting to the member app needs permission core.roles.write",
+                  invite_to_app="needs permission core.roles.write")
         item = _application(application_id)
         membership = applications.accept(db.session, g.org, item, data, g.user.id,
-                                         may_link_others=current_access().has("core.people.write", g.org))
+                                         may_link_others=access.has("core.people.write", g.org))
         applications.queue_mail(db.session, item, "accepted")
+        invitation = None
+        if data.get("invite_to_app"):
+            invitation = applications.invite_to_app(
+                db.session, g.org, item, federa().permissions,
+                users.Granter(held=access.held_permissions(g.org), is_platform_admin=access.is_platform_admin),
+                g.user.person.full_name)
         db.session.commit()
-        return membership_payload(membership)
+        return {**membership_payload(membership), "invitation": invitation}
 
 
 @blp.route("/applications/<int:application_id>/decline")

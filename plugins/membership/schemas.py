@@ -311,6 +311,14 @@ class AcceptSchema(ma.Schema):
         "description": "the applicant is none of the matches: create a new person"})
     type_id = ma.fields.Integer(allow_none=True, metadata={"description": "default: the type applied for"})
     starts_on = ma.fields.Date(allow_none=True, metadata={"description": "default today"})
+    invite_to_app = ma.fields.Boolean(load_default=False, metadata={
+        "description": "also give the member role and, without a login, an invitation to the member app "
+                       "(needs core.roles.write)"})
+
+
+class AcceptedSchema(MembershipSchema):
+    invitation = ma.fields.String(allow_none=True, metadata={
+        "description": "with `invite_to_app`: null when the invitation went out, else why it could not"})
 
 
 class DeclineSchema(ma.Schema):

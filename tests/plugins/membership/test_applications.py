@@ -550,3 +550,20 @@ def test_the_new_member_is_invited_to_the_member_app(client, world, make):
         RoleAssignment.user_id == user.id, RoleAssignment.org_id == world.club_a.id)).scalar_one().role.key == "member"
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Membership)) == 2
     assert sorted(m.to for m in outbox()) == ["els@example.org", "els@example.org", "sec@example.org"]
+
+
+def test_the_api_invites_to_the_member_app_when_asked_and_allowed(client, world):
+    from core.models import User
+
+    configure(world.club_a, open=True)
+    send(client, world.club_a, type_id=str(world.adult.id))
+    (item,) = stored()
+    r = client.post(api(world.club_a, "applications", item.id, "accept"), headers=world.admin_a,
+                    json={"invite_to_app": True})
+    assert r.status_code == 403 and stored()[0].status == "new"  # a club admin gives no roles
+    r = client.post(api(world.club_a, "applications", item.id, "accept"), headers=world.secretariat,
+                    json={"invite_to_app": True})
+    assert r.status_code == 201 and r.json["invitation"] is None
+    (person,) = els_people()
+    assert db.session.execute(sa.select(User.email).where(User.person_id == person.id)).scalar_one() == \
+        "els@example.org"
