@@ -62,6 +62,12 @@ class Access:
             self._cache[key] = frozenset(perms)
         return self._cache[key]
 
+    def granter(self, org: Organisation):
+        """This user as the one granting roles on `org` (`core.services.users.Granter`)."""
+        from core.services.users import Granter
+
+        return Granter(held=self.held_permissions(org), is_platform_admin=self.is_platform_admin)
+
     def permissions_on(self, org: Organisation) -> frozenset[str]:
         """The permissions that count on `org`: those held there, limited to the modules enabled for it."""
         key = ("perms", org.id)

@@ -214,15 +214,16 @@ def record_created(session: Session, table: sa.Table, rows: list[dict], ids: lis
     session.execute(sa.insert(AuditLog.__table__), entries)
 
 
-def record_view(session: Session, person_id: int, what: str = "person", org_id: int | None = None,
-                action: str = "view") -> None:
+def record_view(session: Session, person_id: int | None, what: str = "person", org_id: int | None = None,
+                action: str = "view", entity_id: str | None = None) -> None:
     """Log that the current user viewed (or, with `action="export"`, exported) personal data of
-    `person_id`. Caller commits."""
+    `person_id`. `entity_id` names the record seen when it is not the person (its data subject may have no
+    person record yet: an application). Caller commits."""
     from core.models import AuditLog
 
     user_id, request_org_id, ip = _actor(session)
     session.add(AuditLog(user_id=user_id, org_id=org_id or request_org_id, action=action, entity_type=what,
-                         entity_id=str(person_id), person_id=person_id, ip=ip, at=utcnow()))
+                         entity_id=entity_id or str(person_id), person_id=person_id, ip=ip, at=utcnow()))
 
 
 def audit_for_person(session: Session, person_id: int) -> list:

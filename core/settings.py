@@ -180,12 +180,14 @@ def set_setting(session: Session, registry: SettingRegistry, org: Organisation, 
 
 
 def set_settings(session: Session, registry: SettingRegistry, org: Organisation, values: dict[str, Any],
-                 allowed=lambda spec: True, modules=None) -> None:
+                 allowed=lambda spec: True, modules=None, keep_inherited: bool = False) -> None:
     """Set several values at once: all are checked first, so one bad value changes nothing.
 
     Raises `SettingErrors` with a message per key, or `SettingForbidden` when `allowed(spec)` is false
     for one of them. `allowed(spec)` tells whether the caller may change a
-    setting; `modules` (when given) limits to settings of core and those enabled modules."""
+    setting; `modules` (when given) limits to settings of core and those enabled modules.
+    `keep_inherited`: a value equal to the one `org` inherits (or the default) is not stored as its own, so a
+    later change above still reaches it (for forms that show every value, with no "inherit" choice)."""
     errors: dict[str, str] = {}
     clean: dict[str, Any] = {}
     forbidden: list[SettingSpec] = []
@@ -205,6 +207,10 @@ def set_settings(session: Session, registry: SettingRegistry, org: Organisation,
         raise SettingForbidden(forbidden)
     if errors:
         raise SettingErrors(errors)
+    if keep_inherited:
+        current = {s.spec.key: s for s in effective_settings(session, registry, org)}
+        clean = {key: value for key, value in clean.items()
+                 if current[key].source == "own" or value != current[key].value}
     for key, value in clean.items():
         set_setting(session, registry, org, key, value)
 

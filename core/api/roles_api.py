@@ -28,11 +28,6 @@ def _registry():
     return current_app.extensions["federa"].permissions
 
 
-def granter_on(org: Organisation) -> users.Granter:
-    access = current_access()
-    return users.Granter(held=access.held_permissions(org), is_platform_admin=access.is_platform_admin)
-
-
 # --- schemas --------------------------------------------------------------------------------------
 
 class PermissionSchema(ma.Schema):
@@ -188,7 +183,7 @@ class RolesResource(MethodView):
         registry = _registry()
         permissions = users.permissions_from_input(registry, data.get("modules"), data.get("permissions"))
         role = users.create_custom_role(db.session, g.org, data["name"], permissions, registry,
-                                        description=data.get("description"), granter=granter_on(g.org))
+                                        description=data.get("description"), granter=current_access().granter(g.org))
         db.session.commit()
         return role
 
@@ -217,7 +212,7 @@ class RoleResource(MethodView):
             permissions = users.permissions_from_input(registry, data.get("modules"), data.get("permissions"))
         users.update_custom_role(db.session, g.org, role, registry, name=data.get("name"),
                                  description=(data["description"] or "") if "description" in data else None,
-                                 permissions=permissions, granter=granter_on(g.org))
+                                 permissions=permissions, granter=current_access().granter(g.org))
         db.session.commit()
         return role
 
@@ -264,7 +259,7 @@ class AssignmentsResource(MethodView):
         role = users.resolve_role(session, g.org, data.get("role_id"), data.get("role"))
         assignment, invited = users.grant_role(
             session, g.org, _registry(), role=role, target_org=target, user_id=data.get("user_id"),
-            person_id=data.get("person_id"), email=data.get("email"), granter=granter_on(target),
+            person_id=data.get("person_id"), email=data.get("email"), granter=current_access().granter(target),
             inviter_name=g.user.person.full_name)
         session.commit()
         assignment.invited = invited
@@ -289,5 +284,5 @@ class AssignmentResource(MethodView):
         """Take a role away again."""
         assignment = _assignment(assignment_id)
         users.revoke_assignment(db.session, g.org, assignment, _registry(),
-                                granter=granter_on(assignment.organisation))
+                                granter=current_access().granter(assignment.organisation))
         db.session.commit()

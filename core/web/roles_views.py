@@ -27,11 +27,6 @@ def _registry():
     return current_app.extensions["federa"].permissions
 
 
-def _granter(org: Organisation) -> users.Granter:
-    access = current_access()
-    return users.Granter(held=access.held_permissions(org), is_platform_admin=access.is_platform_admin)
-
-
 def subtree_options(org: Organisation) -> list[tuple[Organisation, int]]:
     """`org` and its descendants in tree order, with their depth below `org` (for an indented select)."""
     rows = db.session.execute(sa.select(Organisation).where(Organisation.path.startswith(org.path))).scalars().all()
@@ -78,7 +73,7 @@ def _roles_page(status: int = 200, form_error: str | None = None, field_errors: 
 
 def _grantable(roles, org: Organisation) -> set[int]:
     """The roles this user may give here (the form offers only those; the service checks again)."""
-    granter = _granter(org)
+    granter = current_access().granter(org)
     ids = set()
     for role in roles:
         try:
@@ -113,7 +108,7 @@ def role_assign(org_id: int):
         role = users.resolve_role(session, g.org, role_id=_int(form.get("role_id")) or -1)
         assignment, invited = users.grant_role(
             session, g.org, _registry(), role=role, target_org=target, person_id=person_id,
-            email=(form.get("email") or "").strip() or None, granter=_granter(target),
+            email=(form.get("email") or "").strip() or None, granter=current_access().granter(target),
             inviter_name=g.user.person.full_name)
     except DomainError as exc:
         session.rollback()
@@ -136,7 +131,8 @@ def role_unassign(org_id: int, assignment_id: int):
     except DomainError:
         abort(404)
     try:
-        users.revoke_assignment(db.session, g.org, assignment, _registry(), granter=_granter(assignment.organisation))
+        users.revoke_assignment(db.session, g.org, assignment, _registry(),
+                                granter=current_access().granter(assignment.organisation))
     except DomainError as exc:
         db.session.rollback()
         return _roles_page(exc.status, form_error=exc.message)
@@ -204,7 +200,8 @@ def role_new(org_id: int):
     try:
         permissions, levels = _submitted_permissions(None)
         role = users.create_custom_role(db.session, g.org, request.form.get("name", ""), permissions, _registry(),
-                                        description=request.form.get("description"), granter=_granter(g.org))
+                                        description=request.form.get("description"),
+                                        granter=current_access().granter(g.org))
     except DomainError as exc:
         db.session.rollback()
         return _role_form(None, exc.status, error=exc.message, field_errors={exc.field: exc.message},
@@ -231,7 +228,7 @@ def role_edit(org_id: int, role_id: int):
         permissions, levels = _submitted_permissions(role)
         users.update_custom_role(db.session, g.org, role, _registry(), name=request.form.get("name", ""),
                                  description=request.form.get("description", ""), permissions=permissions,
-                                 granter=_granter(g.org))
+                                 granter=current_access().granter(g.org))
     except DomainError as exc:
         db.session.rollback()
         return _role_form(role, exc.status, error=exc.message, field_errors={exc.field: exc.message},

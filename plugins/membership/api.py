@@ -22,7 +22,7 @@ from core.gates import federa, is_enabled, public_endpoint
 from core.jobs import job_runner
 from core.models import Organisation, Person
 from core.services import DomainError, NotFound
-from core.services import people, users
+from core.services import people
 from core.validation import mask_iban, mask_national_number
 from plugins.membership import applications, exports, imports, services
 from plugins.membership import permissions as perms
@@ -485,28 +485,17 @@ class Reminders(MethodView):
 
 # --- the public sign-up form and the club's applications -------------------------------------------------------
 
-def _signup_club():
-    if g.org.kind != "club":
-        raise NotFound("no such club")
-    return g.org
-
-
 @blp.route("/signup")
 class Signup(MethodView):
     @public_endpoint
     @blp.response(200, s.SignupFormSchema)
     def get(self, org_id):
         """What the club's sign-up form asks (public: for a form on the club's own website)."""
-        org = _signup_club()
+        org = applications.club_of(g.org)
         settings = applications.form_settings(db.session, federa().settings, org)
-        full = applications.is_full(db.session, org, settings)
-        fields = ["first_name", "last_name", "birth_date", "gender", "email"]
-        fields += ["phone"] if settings.ask_phone else []
-        fields += list(applications.ADDRESS_FIELDS) if settings.ask_address else []
-        fields += ["national_number"] if settings.ask_national_number else []
-        return {"club_name": org.name, "open": settings.open and (settings.waiting_list or not full),
-                "waiting_list": settings.waiting_list and (settings.capacity == 0 or full),
-                "fields": [*fields, "type_id", "remarks", "consent"],
+        state = applications.form_state(db.session, org, settings)
+        return {"club_name": org.name, "open": state.accepting, "waiting_list": state.waits,
+                "fields": [*applications.asked_fields(settings), "type_id", "remarks", "consent"],
                 "required": ["first_name", "last_name", "birth_date", "email", "consent"],
                 "types": applications.offered_types(db.session, org), "intro": settings.intro,
                 "privacy_url": settings.privacy_url}
@@ -519,13 +508,10 @@ class Signup(MethodView):
     def post(self, data, org_id):
         """Apply for membership of the club (public). The same application sent again is answered with
         `already_received` and stored once."""
-        org = _signup_club()
+        org = applications.club_of(g.org)
         settings = applications.form_settings(db.session, federa().settings, org)
         item, new = applications.submit(db.session, org, settings, data,
                                         source=applications.source_hash(current_app.secret_key, request.remote_addr))
-        if new:
-            applications.queue_mail(db.session, item, "received")
-            applications.queue_mail(db.session, item, "new")
         db.session.commit()
         return {"status": item.status, "already_received": not new}
 
@@ -564,10 +550,10 @@ class Applications(MethodView):
     def get(self, args, org_id):
         """Applications to this club: new ones and the waiting list in order of arrival, decided ones newest
         first. `waiting_position` is given when listing `status=waiting`."""
-        org = _signup_club()
+        org = applications.club_of(g.org)
         page = paginate(db.session, applications.applications_query(org, args.get("status")), args["page"],
                         args["page_size"])
-        names = {t.id: t.name for t in services.applicable_types(db.session, org)}
+        names = applications.type_names(db.session, org)
         first = (args["page"] - 1) * args["page_size"] + 1
         waiting = args.get("status") == "waiting"
         return {**page, "items": [application_payload(item, org, type_names=names,
@@ -576,7 +562,7 @@ class Applications(MethodView):
 
 
 def _application(application_id: int):
-    return applications.get_application(db.session, _signup_club(), application_id)
+    return applications.get_application(db.session, applications.club_of(g.org), application_id)
 
 
 @blp.route("/applications/<int:application_id>")
@@ -608,13 +594,10 @@ class AcceptApplication(MethodView):
         item = _application(application_id)
         membership = applications.accept(db.session, g.org, item, data, g.user.id,
                                          may_link_others=access.has("core.people.write", g.org))
-        applications.queue_mail(db.session, item, "accepted")
         invitation = None
         if data.get("invite_to_app"):
-            invitation = applications.invite_to_app(
-                db.session, g.org, item, federa().permissions,
-                users.Granter(held=access.held_permissions(g.org), is_platform_admin=access.is_platform_admin),
-                g.user.person.full_name)
+            invitation = applications.invite_to_app(db.session, g.org, item, federa().permissions,
+                                                    access.granter(g.org), g.user.person.full_name)
         db.session.commit()
         return {**membership_payload(membership), "invitation": invitation}
 
@@ -627,9 +610,8 @@ class DeclineApplication(MethodView):
     def post(self, data, org_id, application_id):
         """Decline the application, optionally telling the applicant why by e-mail."""
         item = _application(application_id)
-        applications.decline(db.session, item, data.get("reason"), g.user.id)
-        if data.get("tell_applicant"):
-            applications.queue_mail(db.session, item, "declined")
+        applications.decline(db.session, item, data.get("reason"), g.user.id,
+                             tell_applicant=data.get("tell_applicant", False))
         db.session.commit()
         return application_payload(item, g.org)
 

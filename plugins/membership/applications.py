@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from flask_babel import gettext
 from sqlalchemy.orm import Session
 
-from core import validation
+from core import audit, validation
 from core.db import utcnow
 from core.models import AuditLog, Organisation, Person
 from core.services import Conflict, DomainError, NotFound
@@ -77,13 +77,51 @@ class FormSettings:
     undecided_days: int
 
 
+FORM_FIELDS = tuple(FormSettings.__dataclass_fields__)  # each is the setting membership.signup_<name>
+
+
 def form_settings(session: Session, registry, org: Organisation) -> FormSettings:
-    from core.settings import get_setting
+    from core.settings import effective_settings
 
-    def value(name: str) -> Any:
-        return get_setting(session, registry, org, f"membership.signup_{name}")
+    values = {s.spec.key: s.value for s in effective_settings(session, registry, org, {"membership"})}
+    return FormSettings(**{name: values[f"membership.signup_{name}"] for name in FORM_FIELDS})
 
-    return FormSettings(**{name: value(name) for name in FormSettings.__dataclass_fields__})
+
+@dataclass(frozen=True)
+class FormState:
+    """Whether the form takes an application now, and whether that one would go on the waiting list."""
+
+    accepting: bool
+    waits: bool
+
+
+def form_state(session: Session, org: Organisation, settings: FormSettings) -> FormState:
+    """With the waiting list on, an application waits when the club is full, or always without a maximum;
+    without it, a full club takes none."""
+    full = is_full(session, org, settings)
+    return FormState(accepting=settings.open and (settings.waiting_list or not full),
+                     waits=settings.waiting_list and (settings.capacity == 0 or full))
+
+
+def asked_fields(settings: FormSettings) -> list[str]:
+    """The person fields the form asks, as the club set it up (name, birth date and e-mail always)."""
+    fields = ["first_name", "last_name", "birth_date", "gender", "email"]
+    fields += ["phone"] if settings.ask_phone else []
+    fields += list(ADDRESS_FIELDS) if settings.ask_address else []
+    fields += ["national_number"] if settings.ask_national_number else []
+    return fields
+
+
+def club_of(org: Organisation) -> Organisation:
+    """Sign-up forms and applications are a club's; anything else has none (NotFound)."""
+    if org.kind != "club":
+        raise NotFound(gettext("no such club"))
+    return org
+
+
+def type_names(session: Session, org: Organisation) -> dict[int, str]:
+    """Names of the types that apply in the club (inactive ones too: older applications may name them)."""
+    return {t.id: t.name for t in services.applicable_types(session, org)}
 
 
 def offered_types(session: Session, org: Organisation) -> list[MembershipType]:
@@ -119,32 +157,11 @@ class FormClosed(DomainError):
     status = 409
 
 
-def _age(birth_date: dt.date, on: dt.date) -> int:
-    return on.year - birth_date.year - ((on.month, on.day) < (birth_date.month, birth_date.day))
-
-
-def _age_problem(mtype: MembershipType, birth_date: dt.date | None, on: dt.date) -> str | None:
-    if birth_date is None:
-        return None
-    age = _age(birth_date, on)
-    if mtype.min_age is not None and age < mtype.min_age:
-        return gettext("%(type)s is for members of at least %(age)s", type=mtype.name, age=mtype.min_age)
-    if mtype.max_age is not None and age > mtype.max_age:
-        return gettext("%(type)s is for members of at most %(age)s", type=mtype.name, age=mtype.max_age)
-    return None
-
-
 def clean_application(session: Session, org: Organisation, settings: FormSettings, data: Mapping,
                       today: dt.date | None = None) -> dict:
     """The checked values of a submitted form; DomainError with every field at fault."""
     today = today or dt.date.today()
-    asked = ["first_name", "last_name", "birth_date", "gender", "email", "preferred_language"]
-    if settings.ask_phone:
-        asked.append("phone")
-    if settings.ask_address:
-        asked += list(ADDRESS_FIELDS)
-    if settings.ask_national_number:
-        asked.append("national_number")
+    asked = [*asked_fields(settings), "preferred_language"]
     person_data = {key: data.get(key) for key in asked if data.get(key) not in (None, "")}
     errors: dict[str, str] = {}
     clean: dict[str, Any] = {}
@@ -176,7 +193,7 @@ def clean_application(session: Session, org: Organisation, settings: FormSetting
     elif types:
         errors["type_id"] = gettext("this field is required")
     if chosen is not None and "type_id" not in errors and "birth_date" not in errors:
-        problem = _age_problem(chosen, clean.get("birth_date"), today)
+        problem = services.check_age(chosen, clean.get("birth_date"), today)
         if problem:
             errors["type_id"] = problem
     clean["type_id"] = chosen.id if chosen is not None else None
@@ -205,8 +222,9 @@ def _open_with_key(session: Session, org: Organisation, key: str) -> Application
 
 def submit(session: Session, org: Organisation, settings: FormSettings, data: Mapping, source: str | None = None,
            today: dt.date | None = None) -> tuple[Application, bool]:
-    """Take an application from the public form. Returns (application, whether it is new); an application
-    sent again is returned as it was. Raises FormClosed, TooManyApplications or DomainError (fields)."""
+    """Take an application from the public form and queue its e-mails (to the applicant and the club).
+    Returns (application, whether it is new); an application sent again is returned as it was. Raises
+    FormClosed, TooManyApplications or DomainError (fields)."""
     if not settings.open:
         raise FormClosed(gettext("this club does not take applications online at the moment"))
     if source is not None:
@@ -220,14 +238,11 @@ def submit(session: Session, org: Organisation, settings: FormSettings, data: Ma
     existing = _open_with_key(session, org, key)
     if existing is not None:
         return existing, False
-    status = "new"
-    full = is_full(session, org, settings)
-    if settings.waiting_list and (settings.capacity == 0 or full):
-        status = "waiting"
-    elif full:
+    state = form_state(session, org, settings)
+    if not state.accepting:
         raise FormClosed(gettext("this club is full and takes no new members at the moment"))
-    application = Application(org_id=org.id, status=status, consent_at=utcnow(), source_hash=source, dedupe_key=key,
-                              **clean)
+    application = Application(org_id=org.id, status="waiting" if state.waits else "new", consent_at=utcnow(),
+                              source_hash=source, dedupe_key=key, **clean)
     try:
         with session.begin_nested():  # the same application arriving at this very moment: keep the first
             session.add(application)
@@ -238,9 +253,10 @@ def submit(session: Session, org: Organisation, settings: FormSettings, data: Ma
             raise
         return existing, False
     # Anyone may fill in the form: the audit entry keeps no client address (the keyed hash above is enough).
-    session.execute(sa.update(AuditLog).where(
-        AuditLog.entity_type == Application.__tablename__, AuditLog.entity_id == str(application.id),
-        AuditLog.user_id.is_(None)).values(ip=None))
+    session.execute(sa.update(AuditLog).where(_audit_of([application.id]), AuditLog.user_id.is_(None))
+                    .values(ip=None))
+    queue_mail(session, application, "received")
+    queue_mail(session, application, "new")
     return application, True
 
 
@@ -272,14 +288,16 @@ def get_application(session: Session, org: Organisation, application_id: int) ->
     return found
 
 
+def _audit_of(application_ids) -> sa.ColumnElement[bool]:
+    """The audit entries about these applications (writes and views)."""
+    return sa.and_(AuditLog.entity_type == Application.__tablename__,
+                   AuditLog.entity_id.in_([str(i) for i in application_ids]))
+
+
 def record_view(session: Session, application: Application) -> None:
     """Log that the current user saw the applicant's data (attached to the person if they become a member)."""
-    from core.audit import _actor
-
-    user_id, _, ip = _actor(session)
-    session.add(AuditLog(user_id=user_id, org_id=application.org_id, action="view",
-                         entity_type=Application.__tablename__, entity_id=str(application.id),
-                         person_id=application.person_id, ip=ip, at=utcnow()))
+    audit.record_view(session, application.person_id, what=Application.__tablename__, org_id=application.org_id,
+                      entity_id=str(application.id))
 
 
 def waiting_position(session: Session, application: Application) -> int | None:
@@ -362,7 +380,7 @@ def accept(session: Session, org: Organisation, application: Application, data: 
            may_link_others: bool = True, today: dt.date | None = None) -> Membership:
     """Make the applicant a member: `person_id` one of `matches`, or "new" (required when there are probable
     duplicates: the admin says it is someone else), `type_id` (default: the type asked for), `starts_on`
-    (default today), `custom_fields` for a new person. All or nothing.
+    (default today), `custom_fields` for a new person. All or nothing; the welcome e-mail goes after commit.
 
     Linking a person not yet known in the club needs `may_link_others` (core.people.write). Only a person the
     club already knows gets empty contact fields filled in from the form; anyone else's record stays as it is."""
@@ -415,9 +433,9 @@ def accept(session: Session, org: Organisation, application: Application, data: 
             setattr(application, key, None)
     session.flush()
     # The trail of the application (who applied, with what) now belongs to the person's GDPR record.
-    session.execute(sa.update(AuditLog).where(
-        AuditLog.entity_type == Application.__tablename__, AuditLog.entity_id == str(application.id),
-        AuditLog.person_id.is_(None)).values(person_id=person.id))
+    session.execute(sa.update(AuditLog).where(_audit_of([application.id]), AuditLog.person_id.is_(None))
+                    .values(person_id=person.id))
+    queue_mail(session, application, "accepted")
     return membership
 
 
@@ -439,8 +457,9 @@ def invite_to_app(session: Session, org: Organisation, application: Application,
     return None
 
 
-def decline(session: Session, application: Application, reason: str | None, user_id: int | None) -> Application:
-    _open_or_conflict(application)
+def decline(session: Session, application: Application, reason: str | None, user_id: int | None,
+            tell_applicant: bool = False) -> Application:
+    """Decline an open application; with `tell_applicant`, the applicant gets the reason by e-mail."""
     reason = (reason or "").strip() or None
     if reason and len(reason) > REASON_MAX:
         raise DomainError(gettext("at most %(count)s characters", count=REASON_MAX), field="reason")
@@ -449,6 +468,8 @@ def decline(session: Session, application: Application, reason: str | None, user
     application.decided_at = utcnow()
     application.decided_by_id = user_id
     session.flush()
+    if tell_applicant:
+        queue_mail(session, application, "declined")
     return application
 
 
@@ -468,46 +489,43 @@ def _erase(session: Session, applications: list[Application]) -> int:
     """Delete applications and strip the recorded values from their audit entries (who did what, when stays)."""
     if not applications:
         return 0
-    ids = [str(a.id) for a in applications]
+    ids = [a.id for a in applications]
     for application in applications:
         session.delete(application)
     session.flush()
-    session.execute(sa.update(AuditLog).where(AuditLog.entity_type == Application.__tablename__,
-                                              AuditLog.entity_id.in_(ids)).values(changes=sa.null()))
+    session.execute(sa.update(AuditLog).where(_audit_of(ids)).values(changes=sa.null()))
     return len(ids)
 
 
 def purge_applications(session: Session, registry, now: dt.datetime | None = None) -> int:
     """Erase, per club's settings, declined applications older than their retention period and applications
     nobody decided on for longer than `membership.signup_undecided_days` (daily job)."""
-    from core.settings import get_setting
-
     now = now or utcnow()
     rows = session.execute(sa.select(Application).where(Application.status != "accepted")
                            .order_by(Application.org_id), execution_options=UNSCOPED).scalars()
     due: list[Application] = []
-    days_of: dict[int, tuple[int, int]] = {}
+    settings_of: dict[int, FormSettings] = {}
     for application in rows:
-        if application.org_id not in days_of:
-            org = session.get(Organisation, application.org_id)
-            days_of[application.org_id] = (
-                get_setting(session, registry, org, "membership.signup_retention_days"),
-                get_setting(session, registry, org, "membership.signup_undecided_days"))
-        declined_days, undecided_days = days_of[application.org_id]
+        if application.org_id not in settings_of:
+            settings_of[application.org_id] = form_settings(session, registry,
+                                                            session.get(Organisation, application.org_id))
+        settings = settings_of[application.org_id]
         if application.status == "declined":
-            if application.decided_at <= now - dt.timedelta(days=declined_days):
+            if application.decided_at <= now - dt.timedelta(days=settings.retention_days):
                 due.append(application)
-        elif application.created_at <= now - dt.timedelta(days=undecided_days):
+        elif application.created_at <= now - dt.timedelta(days=settings.undecided_days):
             due.append(application)
     return _erase(session, due)
 
 
 def export_person(session: Session, org: Organisation, person: Person) -> list[dict]:
+    """The person's accepted applications: what they still hold once the person record has the rest."""
     rows = session.execute(sa.select(Application).where(Application.person_id == person.id,
                                                         Application.org_id.in_(subtree_ids(org)))).scalars()
     return [{"id": a.id, "club_id": a.org_id, "status": a.status, "applied_at": a.created_at.isoformat(),
              "consent_at": a.consent_at.isoformat(), "decided_at": a.decided_at.isoformat() if a.decided_at else None,
-             "membership_id": a.membership_id} for a in rows]
+             "membership_id": a.membership_id, "email": a.email, "preferred_language": a.preferred_language}
+            for a in rows]
 
 
 def erase_person(session: Session, org: Organisation, person: Person) -> int:

@@ -449,13 +449,10 @@ def _plan_membership(item: _Row, clean: dict, errs: dict, by_membership, existin
         return
     if not mtype.active:
         errs["type"] = "this membership type is no longer in use"
-    subject = person
-    if subject is None and item.person_clean.get("birth_date"):
-        subject = Person(birth_date=item.person_clean["birth_date"])
-    if subject is not None:
-        problem = services.check_age(mtype, subject, starts)
-        if problem:
-            errs["type"] = problem
+    birth_date = person.birth_date if person is not None else item.person_clean.get("birth_date")
+    problem = services.check_age(mtype, birth_date, starts)
+    if problem:
+        errs["type"] = problem
     key = ("new", item.new_person_key, club.id, mtype.id)
     if key in seen:
         errs["row"] = f"the same membership as row {seen[key]}"

@@ -108,9 +108,7 @@ class MembershipPlugin(Plugin):
     @hookimpl
     def person_export(self, org, person):
         from core.db import db
-        from plugins.membership import services
-
-        from plugins.membership import applications
+        from plugins.membership import applications, services
 
         return {**services.export_person(db.session, org, person),
                 "applications": applications.export_person(db.session, org, person)}
@@ -118,9 +116,7 @@ class MembershipPlugin(Plugin):
     @hookimpl
     def person_erase(self, org, person):
         from core.db import db
-        from plugins.membership import services
-
-        from plugins.membership import applications
+        from plugins.membership import applications, services
 
         return {**services.erase_person(db.session, org, person),
                 "applications_erased": applications.erase_person(db.session, org, person)}

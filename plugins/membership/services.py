@@ -24,6 +24,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable, Mapping
 
 import sqlalchemy as sa
+from flask_babel import gettext
 from sqlalchemy.orm import Session
 
 from core import validation
@@ -363,15 +364,18 @@ def _age_on(birth_date: dt.date, day: dt.date) -> int:
     return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
 
 
-def check_age(mtype: MembershipType, person: Person, on: dt.date) -> str | None:
-    """An error message when the person's age on `on` falls outside the type's age range."""
-    if person.birth_date is None or (mtype.min_age is None and mtype.max_age is None):
+def check_age(mtype: MembershipType, birth_date: dt.date | None, on: dt.date) -> str | None:
+    """An error message (in the user's language: applicants read it too) when the age on `on` of someone born
+    on `birth_date` falls outside the type's age range."""
+    if birth_date is None or (mtype.min_age is None and mtype.max_age is None):
         return None
-    age = _age_on(person.birth_date, on)
+    age = _age_on(birth_date, on)
     if mtype.min_age is not None and age < mtype.min_age:
-        return f"{mtype.name} is for members of at least {mtype.min_age} (this person is {age})"
+        return gettext("%(type)s is for members of at least %(min)s (this person is %(age)s)", type=mtype.name,
+                       min=mtype.min_age, age=age)
     if mtype.max_age is not None and age > mtype.max_age:
-        return f"{mtype.name} is for members of at most {mtype.max_age} (this person is {age})"
+        return gettext("%(type)s is for members of at most %(max)s (this person is %(age)s)", type=mtype.name,
+                       max=mtype.max_age, age=age)
     return None
 
 
@@ -431,7 +435,7 @@ def add_membership(session: Session, org: Organisation, person: Person, data: Ma
     except DomainError as exc:
         errors["iban"] = exc.message
     if mtype is not None and starts and "type_id" not in errors:
-        problem = check_age(mtype, person, starts)
+        problem = check_age(mtype, person.birth_date, starts)
         if problem:
             errors["type_id"] = problem
     _errors(errors, "invalid membership")
@@ -470,7 +474,7 @@ def update_membership(session: Session, org: Organisation, m: Membership, data: 
     if "type_id" in data and data["type_id"] != m.type_id:
         try:
             mtype = get_type(session, club, data["type_id"])
-            problem = check_age(mtype, m.person, max(m.starts_on, today))
+            problem = check_age(mtype, m.person.birth_date, max(m.starts_on, today))
             if problem:
                 errors["type_id"] = problem
             clean["type_id"] = mtype.id
@@ -716,7 +720,7 @@ def change_type(session: Session, org: Organisation, membership_ids: Iterable[in
         persons.update({p.id: p for p in session.execute(
             sa.select(Person).where(Person.id.in_({r.person_id for r in chunk}))).scalars()})
     for r in targets:
-        if check_age(mtype, persons[r.person_id], r.starts_on if r.starts_on > today else today):
+        if check_age(mtype, persons[r.person_id].birth_date, r.starts_on if r.starts_on > today else today):
             age_problems.append(r.id)
     if age_problems:
         raise DomainError("some members are outside the age range of this type", field="type_id",

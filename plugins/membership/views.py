@@ -7,6 +7,7 @@ seasons; the Excel import with its column-mapping step; the federation overview.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import re
@@ -25,7 +26,7 @@ from core.jobs import job_runner
 from core.models import Organisation, Person
 from core.services import Conflict, DomainError, NotFound
 from core.services import custom_fields as cf
-from core.services import people, users
+from core.services import people
 from core.settings import get_setting
 from core.validation import mask_national_number
 from core.web.guard import can, require
@@ -651,23 +652,17 @@ def _custom_values(form, fields) -> dict:
             else form.get(f"cf.{f.key}", "") for f in fields}
 
 
-def _type_names(org: Organisation) -> dict[int, str]:
-    return {t.id: t.name for t in services.applicable_types(db.session, org)}
-
-
 @web.route("/applications")
 @require(perms.READ)
 def applications_list(org_id: int):
-    org = g.org
-    if org.kind != "club":
-        abort(404)
+    org = applications.club_of(g.org)
     status = request.args.get("status") or "new"
     if status not in APPLICATION_STATUSES:
         abort(400)
     rows = db.session.execute(applications.applications_query(org, status).limit(500)).scalars().all()
     return render_template("membership/applications.html", org=org, rows=rows, status=status,
                            counts=applications.counts(db.session, org), settings=_form_settings(),
-                           type_names=_type_names(org),
+                           type_names=applications.type_names(db.session, org),
                            can_write=can(perms.WRITE))
 
 
@@ -695,23 +690,18 @@ def application(org_id: int, application_id: int):
                 data = {**request.form, "custom_fields": _custom_values(request.form, _required_fields(org))}
                 membership = applications.accept(db.session, org, item, data, g.user.id,
                                                  may_link_others=can("core.people.write"))
-                applications.queue_mail(db.session, item, "accepted")
                 message = _("%(name)s is now a member.", name=membership.person.full_name)
                 if request.form.get("invite") and can("core.roles.write"):
-                    access = current_access()
-                    problem = applications.invite_to_app(
-                        db.session, org, item, federa().permissions,
-                        users.Granter(held=access.held_permissions(org), is_platform_admin=access.is_platform_admin),
-                        g.user.person.full_name)
+                    problem = applications.invite_to_app(db.session, org, item, federa().permissions,
+                                                         current_access().granter(org), g.user.person.full_name)
                     if problem:
                         flash(_("No invitation to the member app: %(reason)s", reason=problem), "warning")
                     else:
                         message = _("%(name)s is now a member and can use the member app.",
                                     name=membership.person.full_name)
             elif action == "decline":
-                applications.decline(db.session, item, request.form.get("reason"), g.user.id)
-                if request.form.get("tell_applicant"):
-                    applications.queue_mail(db.session, item, "declined")
+                applications.decline(db.session, item, request.form.get("reason"), g.user.id,
+                                     tell_applicant=bool(request.form.get("tell_applicant")))
                 message = _("The application was declined.")
             elif action == "wait":
                 applications.put_on_waiting_list(db.session, item)
@@ -743,32 +733,24 @@ def application(org_id: int, application_id: int):
                                          and not k.startswith("custom_fields.")},
                            position=applications.waiting_position(db.session, item),
                            types=applications.offered_types(db.session, org), can_write=can(perms.WRITE),
-                           type_names=_type_names(org), can_invite=can("core.roles.write"),
+                           type_names=applications.type_names(db.session, org), can_invite=can("core.roles.write"),
                            shown_number=item.national_number if can("core.people.national_number")
                            else mask_national_number(item.national_number)), (422 if errors else 200)
-
-
-SIGNUP_FORM_FIELDS = ("open", "waiting_list", "capacity", "ask_address", "ask_phone", "ask_national_number", "intro",
-                      "privacy_url", "confirmation_text", "welcome_text", "notify", "retention_days",
-                      "undecided_days")
 
 
 @web.route("/applications/form", methods=["GET", "POST"])
 @require(perms.WRITE)
 def signup_form_settings(org_id: int):
     """The sign-up form's settings on one page (the same settings as on the organisation page)."""
-    from core.settings import SettingError, SettingErrors, coerce, effective_settings, set_settings
+    from core.settings import SettingErrors, set_settings
 
-    org = g.org
-    if org.kind != "club":
-        abort(404)
+    org = applications.club_of(g.org)
+    registry = federa().settings
     errors: dict = {}
-    current = _form_settings()
-    values = {name: getattr(current, name) for name in SIGNUP_FORM_FIELDS}
+    values = dataclasses.asdict(_form_settings())
     if request.method == "POST":
-        bools = ("open", "waiting_list", "ask_address", "ask_phone", "ask_national_number")
-        submitted = {name: (request.form.get(name) == "1") if name in bools else request.form.get(name, "")
-                     for name in SIGNUP_FORM_FIELDS}
+        submitted = {name: (request.form.get(name) == "1") if registry[f"membership.signup_{name}"].type is bool
+                     else request.form.get(name, "") for name in applications.FORM_FIELDS}
         values = submitted
         try:
             submitted["notify"] = applications.check_notify(submitted["notify"])
@@ -778,20 +760,11 @@ def signup_form_settings(org_id: int):
         if url and not re.match(r"^https?://\S+$", url):
             errors["privacy_url"] = _("a web address starting with https://")
         if not errors:
-            # What still equals the inherited value stays inherited (a federation's later change reaches the club).
-            registry = federa().settings
-            effective = {s.spec.key: s for s in effective_settings(db.session, registry, org, {"membership"})}
-            changed = {}
-            for name, value in submitted.items():
-                key = f"membership.signup_{name}"
-                try:
-                    same = coerce(registry[key], value) == effective[key].value
-                except SettingError:
-                    same = False
-                if not same or effective[key].source == "own":
-                    changed[key] = value
             try:
-                set_settings(db.session, registry, org, changed, modules=None)
+                # What still equals the inherited value stays inherited: a federation's later change reaches it.
+                set_settings(db.session, registry, org,
+                             {f"membership.signup_{name}": value for name, value in submitted.items()},
+                             keep_inherited=True)
             except SettingErrors as exc:
                 errors = {key.removeprefix("membership.signup_"): message for key, message in exc.errors.items()}
         if errors:
@@ -809,25 +782,18 @@ def signup_form_settings(org_id: int):
 public = Blueprint("membership_public", __name__, template_folder="templates", url_prefix="/join/<int:org_id>")
 
 
-def _public_club():
-    org = g.org
-    if org.kind != "club":
-        abort(404)
-    return org
-
-
 @public.route("/", methods=["GET", "POST"])
 @public_endpoint
 def signup(org_id: int):
-    org = _public_club()
+    org = applications.club_of(g.org)
     settings = _form_settings()
+    state = applications.form_state(db.session, org, settings)
     errors: dict = {}
     values = dict(request.form) if request.method == "POST" else {}
     closed = None
-    full = settings.open and applications.is_full(db.session, org, settings)
     if not settings.open:
         closed = _("This club does not take applications online at the moment.")
-    elif not settings.waiting_list and full:
+    elif not state.accepting:
         closed = _("This club is full and takes no new members at the moment.")
     if closed:
         return render_template("membership/signup_closed.html", org=org, message=closed), 404
@@ -835,25 +801,23 @@ def signup(org_id: int):
         if request.form.get("website"):  # a field people never see: only robots fill it in
             return redirect(url_for("membership_public.signup_sent", org_id=org.id))
         try:
-            item, _new = applications.submit(
+            item = applications.submit(
                 db.session, org, settings, {**request.form, "preferred_language": str(get_locale().language)},
-                source=applications.source_hash(current_app.secret_key, request.remote_addr))
+                source=applications.source_hash(current_app.secret_key, request.remote_addr))[0]
         except DomainError as exc:
             db.session.rollback()
             errors = _errors_of(exc)
         else:
-            if _new:
-                applications.queue_mail(db.session, item, "received")
-                applications.queue_mail(db.session, item, "new")
             db.session.commit()
             return redirect(url_for("membership_public.signup_sent", org_id=org.id,
                                     waiting=1 if item.status == "waiting" else None))
     return render_template("membership/signup.html", org=org, settings=settings, values=values, errors=errors,
-                           waits=settings.waiting_list and (settings.capacity == 0 or full),
+                           waits=state.waits,
                            types=applications.offered_types(db.session, org)), (422 if errors else 200)
 
 
 @public.route("/sent")
 @public_endpoint
 def signup_sent(org_id: int):
-    return render_template("membership/signup_sent.html", org=_public_club(), waiting=bool(request.args.get("waiting")))
+    return render_template("membership/signup_sent.html", org=applications.club_of(g.org),
+                           waiting=bool(request.args.get("waiting")))
